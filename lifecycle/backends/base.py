@@ -1,0 +1,66 @@
+"""The one small interface every image backend (registry, daemon, OCI layout) implements.
+
+Phases talk to an :class:`ImageStore`; they never know which backend they have. Data flows
+one way: the phase builds an :class:`~lifecycle.image.model.Image` with pure transforms and
+hands it to :meth:`ImageStore.write`, which makes sure every blob is present before any name
+points at the new manifest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from lifecycle.image.model import Image, SaveResult, StoredImage
+from lifecycle.reference import Reference
+
+
+class BackendError(Exception):
+    """A backend could not do what was asked; the message is one line naming the image."""
+
+
+class ImageNotFound(BackendError):
+    """The image does not exist at that reference."""
+
+
+class AccessDenied(BackendError):
+    """The image may exist but we may not read it (HTTP 401/403)."""
+
+
+@dataclass(frozen=True)
+class Access:
+    """The answer to "can this image be read?", with the reason for the log and report."""
+
+    readable: bool
+    reason: str
+
+
+class ImageStore(Protocol):
+    """Where images are read from and written to."""
+
+    kind: str
+    """``registry``, ``daemon`` or ``layout``: used in messages and report.toml."""
+
+    compress_layers: bool
+    """Whether new layers should be stored gzip-compressed (the daemon wants plain tars)."""
+
+    def check_read_access(self, ref: Reference) -> Access:
+        """Whether ``ref`` can be read, without reading any layer."""
+        ...
+
+    def read(self, ref: Reference) -> StoredImage:
+        """Manifest and config of ``ref``; layers stay where they are (lazy blob sources).
+
+        Raises :class:`ImageNotFound`, :class:`AccessDenied` or :class:`BackendError`.
+        """
+        ...
+
+    def write(self, image: Image, refs: Sequence[Reference]) -> SaveResult:
+        """Store ``image`` under every name in ``refs``.
+
+        All blobs are made present first; only then is each name pointed at the manifest. A
+        blob failure raises :class:`BackendError` with no name touched; a per-name failure is
+        recorded in ``SaveResult.failed`` and the other names are still written.
+        """
+        ...

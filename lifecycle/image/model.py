@@ -1,0 +1,180 @@
+"""A small immutable image model in the spirit of go-containerregistry.
+
+An :class:`Image` is a config document plus an ordered tuple of :class:`Layer` s. A layer knows
+its identity (blob digest, diffID, size, media type) and *where its bytes can be read*
+(:class:`BlobSource`), so a backend writing the image can decide per blob: already there, mount
+it from another repository, or stream it. Images are never modified in place; the transforms
+in :mod:`lifecycle.image.mutate` return new images.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, Protocol
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+OCI_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
+DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+DOCKER_LAYER_TAR = "application/vnd.docker.image.rootfs.diff.tar"
+
+MANIFEST_TYPES = (OCI_MANIFEST, DOCKER_MANIFEST)
+INDEX_TYPES = (OCI_INDEX, DOCKER_MANIFEST_LIST)
+UNCOMPRESSED_LAYER_TYPES = (OCI_LAYER_TAR, DOCKER_LAYER_TAR)
+
+# Docker and OCI manifests differ only in media type strings; these pairs translate.
+_CONFIG_TYPE_FOR = {OCI_MANIFEST: OCI_CONFIG, DOCKER_MANIFEST: DOCKER_CONFIG}
+_LAYER_TYPE_FOR = {
+    (OCI_MANIFEST, True): OCI_LAYER_GZIP, (OCI_MANIFEST, False): OCI_LAYER_TAR,
+    (DOCKER_MANIFEST, True): DOCKER_LAYER_GZIP, (DOCKER_MANIFEST, False): DOCKER_LAYER_TAR,
+}
+
+
+def sha256_digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def canonical_json(document: Any) -> bytes:
+    """Compact JSON in insertion order: deterministic for deterministically built documents."""
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class BlobSource(Protocol):
+    """Somewhere a blob's bytes can be streamed from."""
+
+    def open_blob(self, digest: str) -> AbstractContextManager[BinaryIO]:
+        """A readable stream of the stored (possibly compressed) blob bytes."""
+        ...
+
+    def describe(self) -> str:
+        """Where this is, for messages (e.g. ``localhost:5000/run``)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer: its stored blob (``digest``/``size``/``media_type``) and its ``diff_id``."""
+
+    digest: str
+    diff_id: str
+    size: int
+    media_type: str
+    source: BlobSource | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def compressed(self) -> bool:
+        return self.media_type not in UNCOMPRESSED_LAYER_TYPES
+
+    def descriptor(self, manifest_type: str) -> dict[str, Any]:
+        return {
+            "mediaType": _LAYER_TYPE_FOR.get((manifest_type, self.compressed), self.media_type),
+            "size": self.size,
+            "digest": self.digest,
+        }
+
+
+@dataclass(frozen=True)
+class Image:
+    """A config document plus layers. Treat ``config`` as read-only; transforms copy it."""
+
+    config: Mapping[str, Any]
+    layers: tuple[Layer, ...]
+    manifest_media_type: str = OCI_MANIFEST
+
+    # -- derived documents -------------------------------------------------------------
+    def config_bytes(self) -> bytes:
+        return canonical_json(self.config)
+
+    def config_digest(self) -> str:
+        return sha256_digest(self.config_bytes())
+
+    def manifest(self) -> dict[str, Any]:
+        config_bytes = self.config_bytes()
+        return {
+            "schemaVersion": 2,
+            "mediaType": self.manifest_media_type,
+            "config": {
+                "mediaType": _CONFIG_TYPE_FOR.get(self.manifest_media_type, OCI_CONFIG),
+                "size": len(config_bytes),
+                "digest": sha256_digest(config_bytes),
+            },
+            "layers": [layer.descriptor(self.manifest_media_type) for layer in self.layers],
+        }
+
+    def manifest_bytes(self) -> bytes:
+        return canonical_json(self.manifest())
+
+    def digest(self) -> str:
+        return sha256_digest(self.manifest_bytes())
+
+    # -- convenient views --------------------------------------------------------------
+    @property
+    def diff_ids(self) -> tuple[str, ...]:
+        return tuple(layer.diff_id for layer in self.layers)
+
+    @property
+    def top_layer(self) -> str:
+        """The diffID of the last layer ("" for an image without layers)."""
+        return self.layers[-1].diff_id if self.layers else ""
+
+    @property
+    def image_config(self) -> Mapping[str, Any]:
+        """The runtime ``config`` section (Env, Entrypoint, Labels, ...)."""
+        section = self.config.get("config")
+        return section if isinstance(section, Mapping) else {}
+
+    @property
+    def labels(self) -> Mapping[str, str]:
+        labels = self.image_config.get("Labels")
+        return labels if isinstance(labels, Mapping) else {}
+
+    @property
+    def os(self) -> str:
+        return str(self.config.get("os", ""))
+
+    @property
+    def architecture(self) -> str:
+        return str(self.config.get("architecture", ""))
+
+    def layer_by_diff_id(self, diff_id: str) -> Layer | None:
+        return next((layer for layer in self.layers if layer.diff_id == diff_id), None)
+
+    def mutable_config(self) -> dict[str, Any]:
+        """A deep copy of the config for a transform to edit."""
+        return copy.deepcopy(dict(self.config))
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    """An image as read from a backend, with the identity the backend gave it."""
+
+    image: Image
+    reference: str        # digest reference (registry/layout) or image ID (daemon)
+    digest: str = ""      # manifest digest; "" where the backend has none (daemon)
+    image_id: str = ""    # config digest, the daemon's identity
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    """What writing an image under one or more names produced."""
+
+    digest: str = ""          # manifest digest (registry, layout)
+    image_id: str = ""        # daemon image ID
+    manifest_size: int = 0
+    saved: tuple[str, ...] = ()                       # names written, as given
+    failed: Mapping[str, str] = field(default_factory=dict)  # name -> one-line cause
+
+
+def iter_chunks(stream: BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:
+    while chunk := stream.read(size):
+        yield chunk

@@ -1,0 +1,147 @@
+"""Image references, parsed the way go-containerregistry's weak validation parses them.
+
+The registry string is what mirror selection compares, so these rules are load-bearing:
+the first path part is a registry only if it contains ``.`` or ``:`` (``localhost/x`` is
+Docker Hub), ``docker.io`` and an empty registry become ``index.docker.io``, and host case and
+ports are significant (contract §2, lifecycle-reference §1.1).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, replace
+
+DEFAULT_REGISTRY = "index.docker.io"
+DEFAULT_TAG = "latest"
+
+_REPOSITORY_CHARS = re.compile(r"^[a-z0-9_\-./]+$")
+_TAG_CHARS = re.compile(r"^[A-Za-z0-9_\-.]{1,128}$")
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+# An RFC 3986 authority as Go's url.Parse accepts it for a registry: host[:port], no userinfo.
+_AUTHORITY = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%!$&'()*+,;=-]+)(:[0-9]*)?$")
+
+
+class ReferenceError(ValueError):
+    """The string is not a valid image reference."""
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A parsed image reference: ``registry/repository`` plus a tag or a digest."""
+
+    registry: str
+    repository: str
+    tag: str | None = None
+    digest: str | None = None
+
+    @property
+    def repository_str(self) -> str:
+        """The repository path as the registry API sees it (``library/`` made explicit)."""
+        if self.registry == DEFAULT_REGISTRY and "/" not in self.repository:
+            return f"library/{self.repository}"
+        return self.repository
+
+    @property
+    def context(self) -> str:
+        """``registry/repository``: the repository this reference lives in."""
+        return f"{self.registry}/{self.repository_str}"
+
+    @property
+    def identifier(self) -> str:
+        """The tag or digest this reference names (``latest`` when neither was given)."""
+        return self.digest or self.tag or DEFAULT_TAG
+
+    @property
+    def name(self) -> str:
+        """The fully qualified name, e.g. ``index.docker.io/library/x:latest``."""
+        if self.digest:
+            return f"{self.context}@{self.digest}"
+        return f"{self.context}:{self.tag or DEFAULT_TAG}"
+
+    def with_digest(self, digest: str) -> Reference:
+        return replace(self, tag=None, digest=digest)
+
+    def with_tag(self, tag: str) -> Reference:
+        return replace(self, tag=tag, digest=None)
+
+    def is_loopback(self) -> bool:
+        host = registry_host(self.registry)
+        if host == "localhost" or host.endswith(".localhost"):
+            return True
+        try:
+            return ipaddress.ip_address(host.strip("[]")).is_loopback
+        except ValueError:
+            return False
+
+    def scheme(self, insecure_registries: frozenset[str] = frozenset()) -> str:
+        """Plain HTTP only for loopback hosts and registries the user marked insecure."""
+        if self.registry in insecure_registries or registry_host(self.registry) in insecure_registries:
+            return "http"
+        return "http" if self.is_loopback() else "https"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def registry_host(registry: str) -> str:
+    """The host part of ``host[:port]`` (IPv6 literals keep their brackets)."""
+    if registry.startswith("["):
+        return registry[: registry.index("]") + 1]
+    return registry.split(":", 1)[0]
+
+
+def parse_reference(text: str) -> Reference:
+    """Parse ``text`` as a tag reference, else as a digest reference (ggcr ParseReference)."""
+    try:
+        return _parse_tag(text)
+    except ReferenceError:
+        pass
+    try:
+        return _parse_digest(text)
+    except ReferenceError as err:
+        raise ReferenceError(f"could not parse reference: {text}") from err
+
+
+def _parse_tag(text: str) -> Reference:
+    base, tag = text, ""
+    parts = text.split(":")
+    # A trailing ":x" is a tag unless it contains "/": then the colon was a registry port.
+    if len(parts) > 1 and "/" not in parts[-1]:
+        base, tag = ":".join(parts[:-1]), parts[-1]
+    if tag and not _TAG_CHARS.match(tag):
+        raise ReferenceError(f"tag can only contain [A-Za-z0-9_-.] and be at most 128 long: {tag}")
+    registry, repository = _parse_repository(base)
+    return Reference(registry, repository, tag=tag or DEFAULT_TAG)
+
+
+def _parse_digest(text: str) -> Reference:
+    parts = text.split("@")
+    if len(parts) != 2:
+        raise ReferenceError(f"a digest must contain exactly one '@' separator: {text}")
+    base, digest = parts
+    if not _DIGEST.match(digest):
+        raise ReferenceError(f"digest must be sha256:<64 hex characters>: {digest}")
+    try:
+        tagged = _parse_tag(base)  # "repo:tag@sha256:..." keeps only the digest, as ggcr does
+        return Reference(tagged.registry, tagged.repository, digest=digest)
+    except ReferenceError:
+        registry, repository = _parse_repository(base)
+        return Reference(registry, repository, digest=digest)
+
+
+def _parse_repository(name: str) -> tuple[str, str]:
+    if not name:
+        raise ReferenceError("a repository name must be specified")
+    registry, repository = "", name
+    first, sep, rest = name.partition("/")
+    if sep and ("." in first or ":" in first):
+        registry, repository = first, rest
+    if not 2 <= len(repository) <= 255 or not _REPOSITORY_CHARS.match(repository):
+        raise ReferenceError(
+            "repository must be 2 to 255 characters of [a-z0-9_-./]: " + repository)
+    if registry and not _AUTHORITY.match(registry):
+        raise ReferenceError(f"registries must be valid RFC 3986 URI authorities: {registry}")
+    if registry in ("", "docker.io"):
+        registry = DEFAULT_REGISTRY
+    return registry, repository
