@@ -1,0 +1,21 @@
+"""Image backends: a container registry (default), the Docker daemon, an OCI image layout.
+
+Backends are imported lazily: the docker SDK alone costs more start-up time than the rest
+of the program, and a registry export never needs it.
+"""
+
+from __future__ import annotations
+
+from lifecycle.backends.base import ImageStore
+from lifecycle.platform.inputs import Target
+
+
+def open_store(target: Target) -> ImageStore:
+    if target.daemon:
+        from lifecycle.backends.daemon import DaemonStore
+        return DaemonStore()
+    if target.layout_dir is not None:
+        from lifecycle.backends.layout import LayoutStore
+        return LayoutStore(target.layout_dir)
+    from lifecycle.backends.registry import RegistryStore
+    return RegistryStore(insecure_registries=target.insecure_registries)

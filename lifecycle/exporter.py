@@ -1,0 +1,381 @@
+"""The exporter phase: run image + buildpack, app, launcher and config layers → app image.
+
+Order of work, so that a bad input can never leave a half-made image behind:
+1. read and validate every local input (group, metadata, layer tomls, project metadata);
+2. choose the run image (explained), read it and the previous image's label;
+3. build the layers (tar → sha256 → gzip → temp file, streamed), reusing unchanged ones;
+4. compose the image with pure transforms and hand it to the backend, which writes every
+   blob before any name points at the new manifest;
+5. write report.toml atomically.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lifecycle import __version__, archive
+from lifecycle.backends import open_store
+from lifecycle.backends.base import AccessDenied, BackendError, ImageNotFound, ImageStore
+from lifecycle.cli import run_phase
+from lifecycle.image import mutate
+from lifecycle.image.model import Image, Layer, StoredImage
+from lifecycle.log import get_logger
+from lifecycle.platform import files
+from lifecycle.platform.exits import ExitCode, LifecycleError, invalid_args
+from lifecycle.platform.inputs import ExporterInputs, resolve_exporter_inputs
+from lifecycle.reference import ReferenceError, parse_reference
+from lifecycle.runimage import select_run_image
+from lifecycle.saving import report_and_check, save_image
+
+LAUNCHER_ID = "buildpacksio/lifecycle:launcher"
+CONFIG_ID = "buildpacksio/lifecycle:config"
+PROCESS_TYPES_ID = "buildpacksio/lifecycle:process-types"
+LAUNCHER_IN_IMAGE = "/cnb/lifecycle/launcher"
+BUNDLED_LAUNCHER = Path(__file__).with_name("launcher.sh")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_phase(argv, resolve_exporter_inputs, lambda inputs: inputs.log, export)
+
+
+@dataclass(frozen=True)
+class BuildpackLayers:
+    """One buildpack of the group with the layer metadata it left."""
+
+    entry: files.GroupEntry
+    directory: Path
+    layers: tuple[files.LayerMetadata, ...]
+    store: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class LocalInputs:
+    """Everything the exporter reads from disk, validated before any image work starts."""
+
+    buildpacks: tuple[BuildpackLayers, ...]
+    build: files.BuildMetadata
+    project: dict[str, Any]
+    launcher: Path
+    entrypoint: str
+
+
+@dataclass(frozen=True)
+class RunImage:
+    stored: StoredImage
+    name: str
+    reason: str
+    recorded: files.RunImageMetadata   # canonical image + mirrors for the label
+
+
+def export(inputs: ExporterInputs) -> None:
+    logger = get_logger()
+    for warning in inputs.warnings:
+        logger.warning(warning)
+    local = read_local_inputs(inputs)
+    store = open_store(inputs.target)
+    run_image = resolve_run_image(inputs, store)
+    previous = read_previous_label(inputs, store)
+
+    with tempfile.TemporaryDirectory(prefix="cnb-export-") as workdir:
+        builder = LayerBuilder(Path(workdir), store.compress_layers, inputs, previous)
+        image, label = compose(inputs, local, run_image, builder)
+        save(inputs, store, image, run_image, label)
+
+
+# -- 1. local inputs -------------------------------------------------------------------------
+
+def read_local_inputs(inputs: ExporterInputs) -> LocalInputs:
+    for what, directory in (("layers", inputs.layers_dir), ("app", inputs.app_dir)):
+        if not directory.is_dir():
+            raise invalid_args(f"read {what} directory '{directory}'", "not a directory")
+    group = files.read_group(inputs.group_path)
+    buildpacks = tuple(
+        BuildpackLayers(entry, inputs.layers_dir / entry.escaped_id,
+                        files.read_buildpack_layers(inputs.layers_dir / entry.escaped_id, entry.id),
+                        files.read_store(inputs.layers_dir / entry.escaped_id))
+        for entry in group)
+    build = files.read_build_metadata(inputs.layers_dir / "config" / "metadata.toml")
+    return LocalInputs(
+        buildpacks=buildpacks,
+        build=build,
+        project=files.read_project_metadata(inputs.project_metadata_path),
+        launcher=launcher_file(inputs),
+        entrypoint=entrypoint_for(inputs.process_type, build),
+    )
+
+
+def launcher_file(inputs: ExporterInputs) -> Path:
+    """The launcher to put at /cnb/lifecycle/launcher.
+
+    Outside a builder image the default path does not exist; the bundled POSIX-sh launcher
+    is used then, so that an export works with nothing else installed.
+    """
+    if inputs.launcher_path.is_file():
+        return inputs.launcher_path
+    if inputs.launcher_path == Path(LAUNCHER_IN_IMAGE):
+        get_logger().debug(f"No launcher at {LAUNCHER_IN_IMAGE}; using the bundled launcher")
+        return BUNDLED_LAUNCHER
+    raise invalid_args(f"read launcher '{inputs.launcher_path}'", "not a file")
+
+
+def entrypoint_for(process_type: str | None, build: files.BuildMetadata) -> str:
+    types = [process.type for process in build.processes]
+    if process_type:
+        if process_type not in types:
+            raise LifecycleError("export", f"tried to set {process_type} to default but it "
+                                 f"doesn't exist (processes: {types})", ExitCode.EXPORT_FAILED)
+        get_logger().info(f"Setting default process type '{process_type}'")
+        return f"/cnb/process/{process_type}"
+    if build.default_process_type:
+        return f"/cnb/process/{build.default_process_type}"
+    get_logger().info("no default process type")
+    return LAUNCHER_IN_IMAGE
+
+
+# -- 2. run image and previous image ---------------------------------------------------------
+
+def resolve_run_image(inputs: ExporterInputs, store: ImageStore) -> RunImage:
+    logger = get_logger()
+    stack = files.read_stack(inputs.stack_path)
+    recorded = stack or files.RunImageMetadata()
+    if inputs.run_image:
+        name, reason = inputs.run_image, "given explicitly (-run-image)"
+        logger.info(f"Using run image '{name}' ({reason})")
+    else:
+        if not recorded.image:
+            raise invalid_args(
+                "parse arguments",
+                f"-run-image is required when there is no stack metadata available "
+                f"(no run image in '{inputs.stack_path}')")
+        target = inputs.images[0].registry
+        logger.info(f"Selecting run image for registry '{target}' from "
+                    f"'{inputs.stack_path}' ({len(recorded.candidates)} candidates):")
+        choice = select_run_image(recorded.candidates, target, store.check_read_access)
+        for line in choice.explanation():
+            logger.info(line)
+        if choice.image is None:
+            raise invalid_args("select run image",
+                               f"no run image is readable: {choice.rejections()}")
+        name, reason = choice.image, choice.reason
+        logger.info(f"Selected run image '{name}': {reason}")
+    try:
+        stored = store.read(parse_reference(name))
+    except ReferenceError as err:
+        raise invalid_args(f"parse run image '{name}'", err) from None
+    except (ImageNotFound, AccessDenied) as err:
+        raise invalid_args(f"access run image '{name}'", err) from None
+    except BackendError as err:
+        raise LifecycleError(f"access run image '{name}'", err, ExitCode.EXPORT_FAILED) from None
+    return RunImage(stored, name, reason, recorded)
+
+
+def read_previous_label(inputs: ExporterInputs, store: ImageStore) -> PreviousImage | None:
+    """The previous image (for layer reuse), or None on a first build."""
+    ref = inputs.previous_image or inputs.images[0]
+    try:
+        stored = store.read(ref)
+    except ImageNotFound:
+        get_logger().debug(f"No previous image '{ref}'; nothing to reuse")
+        return None
+    except BackendError as err:
+        get_logger().warning(f"Not reusing layers from '{ref}': {err}")
+        return None
+    text = stored.image.labels.get(files.LIFECYCLE_LABEL)
+    if text is None:
+        return None
+    try:
+        label = files.LifecycleLabel.parse(text, str(ref))
+    except LifecycleError as err:
+        get_logger().warning(f"Not reusing layers from '{ref}': {err.message}")
+        return None
+    get_logger().info(f"Reusing layers from image '{stored.reference}'")
+    return PreviousImage(stored.image, label)
+
+
+@dataclass(frozen=True)
+class PreviousImage:
+    image: Image
+    label: files.LifecycleLabel
+
+
+# -- 3. layers -------------------------------------------------------------------------------
+
+class LayerBuilder:
+    """Builds layers into a private work dir and decides add vs reuse by diffID."""
+
+    def __init__(self, workdir: Path, compress: bool, inputs: ExporterInputs,
+                 previous: PreviousImage | None) -> None:
+        self.workdir, self.compress, self.inputs, self.previous = workdir, compress, inputs, previous
+        self.additions: list[tuple[Layer, str]] = []
+
+    def _warn_skipped(self, path: Path, why: str) -> None:
+        get_logger().warning(f"Skipping '{path}': {why}")
+
+    def add_or_reuse(self, layer_id: str, layer: Layer, previous_shas: frozenset[str],
+                     history: str) -> str:
+        reused = self._previous_layer(layer.diff_id) if layer.diff_id in previous_shas else None
+        if reused is not None:
+            get_logger().info(f"Reusing layer '{layer_id}'")
+            layer = reused
+        else:
+            get_logger().info(f"Adding layer '{layer_id}'")
+        get_logger().debug(f"Layer '{layer_id}' SHA: {layer.diff_id}")
+        self.additions.append((layer, history))
+        return layer.diff_id
+
+    def _previous_layer(self, diff_id: str) -> Layer | None:
+        return self.previous.image.layer_by_diff_id(diff_id) if self.previous else None
+
+    def previous_sha(self, key: str) -> frozenset[str]:
+        sha = self.previous.label.sha(key) if self.previous else None
+        return frozenset({sha}) if sha else frozenset()
+
+    def buildpack(self, buildpack: BuildpackLayers) -> dict[str, Any]:
+        """Add one buildpack's launch layers; returns its label entry."""
+        entry = buildpack.entry
+        recorded: dict[str, Any] = {}
+        for meta in buildpack.layers:
+            if not meta.launch:
+                continue
+            layer_id = f"{entry.id}:{meta.name}"
+            history = f"Layer: '{meta.name}', Created by buildpack: {entry.id}@{entry.version}"
+            previous_sha = self.previous.label.layer_sha(entry.id, meta.name) if self.previous else None
+            if meta.has_contents:
+                layer = archive.dir_layer(buildpack.directory / meta.name, self.inputs.uid,
+                                          self.inputs.gid, self.workdir, self.compress,
+                                          self._warn_skipped)
+                sha = self.add_or_reuse(layer_id, layer, frozenset({previous_sha} - {None}),
+                                        history)
+            else:
+                sha = self._reuse_without_contents(layer_id, meta, previous_sha, history)
+            recorded[meta.name] = meta.to_json(sha)
+        label: dict[str, Any] = {"key": entry.id, "version": entry.version, "layers": recorded}
+        if buildpack.store is not None:
+            label["store"] = buildpack.store
+        return label
+
+    def _reuse_without_contents(self, layer_id: str, meta: files.LayerMetadata,
+                                previous_sha: str | None, history: str) -> str:
+        if meta.cache:
+            raise LifecycleError("export", f"layer '{layer_id}' is cache=true but has no contents",
+                                 ExitCode.EXPORT_FAILED)
+        reused = self._previous_layer(previous_sha) if previous_sha else None
+        if previous_sha is None or reused is None:
+            cause = (f"cannot reuse '{layer_id}', previous image has no metadata for layer "
+                     f"'{layer_id}'" if previous_sha is None else
+                     f"cannot reuse '{layer_id}', previous image did not have layer {previous_sha}")
+            raise LifecycleError("export", cause, ExitCode.EXPORT_FAILED)
+        get_logger().info(f"Reusing layer '{layer_id}'")
+        self.additions.append((reused, history))
+        return reused.diff_id
+
+    def app(self, slices: tuple[tuple[str, ...], ...]) -> list[dict[str, str]]:
+        layers = archive.app_slice_layers(self.inputs.app_dir, slices, self.inputs.uid,
+                                          self.inputs.gid, self.workdir, self.compress,
+                                          self._warn_skipped)
+        previous_shas = self.previous.label.app_shas() if self.previous else frozenset()
+        reused = sum(1 for layer in layers if layer.diff_id in previous_shas)
+        shas = []
+        for index, layer in enumerate(layers, start=1):
+            history = "Application Layer" if len(layers) == 1 else f"Application Slice: {index}"
+            shas.append({"sha": self.add_or_reuse(f"slice-{index}", layer, previous_shas,
+                                                  history)})
+        get_logger().info(f"Reused {reused}/{len(layers)} app layer(s)")
+        get_logger().info(f"Added {len(layers) - reused}/{len(layers)} app layer(s)")
+        return shas
+
+    def launcher(self, launcher: Path) -> str:
+        layer = archive.launcher_layer(launcher, self.workdir, self.compress)
+        return self.add_or_reuse(LAUNCHER_ID, layer, self.previous_sha("launcher"),
+                                 "Buildpacks Application Launcher")
+
+    def config(self) -> str:
+        layer = archive.dir_layer(self.inputs.layers_dir / "config", self.inputs.uid,
+                                  self.inputs.gid, self.workdir, self.compress, self._warn_skipped)
+        return self.add_or_reuse(CONFIG_ID, layer, self.previous_sha("config"),
+                                 "Buildpacks Launcher Config")
+
+    def process_types(self, types: Sequence[str]) -> str:
+        try:
+            layer = archive.process_types_layer(types, self.workdir, self.compress)
+        except ValueError as err:
+            raise LifecycleError("export", err, ExitCode.EXPORT_FAILED) from None
+        return self.add_or_reuse(PROCESS_TYPES_ID, layer, self.previous_sha("process-types"),
+                                 "Buildpacks Process Types")
+
+
+# -- 4. compose ------------------------------------------------------------------------------
+
+def compose(inputs: ExporterInputs, local: LocalInputs, run_image: RunImage,
+            builder: LayerBuilder) -> tuple[Image, dict[str, Any]]:
+    """Build every layer and the labels, then the app image with pure transforms."""
+    if not (inputs.layers_dir / "config").is_dir():
+        (inputs.layers_dir / "config").mkdir()
+    buildpacks = [builder.buildpack(bp) for bp in local.buildpacks]
+    app = builder.app(local.build.slices)
+    launcher = builder.launcher(local.launcher)
+    config = builder.config()
+    types = [process.type for process in local.build.processes]
+    process_types = builder.process_types(types) if types else ""
+
+    base = run_image.stored.image
+    label: dict[str, Any] = {
+        "app": app,
+        "buildpacks": buildpacks,
+        "config": {"sha": config},
+        "launcher": {"sha": launcher},
+        "process-types": {"sha": process_types},
+        "runImage": {"topLayer": base.top_layer, "reference": run_image.stored.reference,
+                     **run_image.recorded.to_json()},
+        "stack": {"runImage": run_image.recorded.to_json()},
+    }
+    build_label: dict[str, Any] = {
+        "buildpacks": [{"id": bp.entry.id, "version": bp.entry.version,
+                        **({"homepage": bp.entry.homepage} if bp.entry.homepage else {})}
+                       for bp in local.buildpacks],
+        "launcher": {"version": __version__,
+                     "source": {"git": {"repository": "cnb-lifecycle", "commit": ""}}},
+        "processes": [process.to_json() for process in local.build.processes],
+    }
+    if local.build.default_process_type:
+        build_label["buildpack-default-process-type"] = local.build.default_process_type
+    labels = {files.LIFECYCLE_LABEL: files.labels_json(label),
+              files.BUILD_LABEL: files.labels_json(build_label),
+              files.PROJECT_LABEL: files.labels_json(local.project),
+              **dict(local.build.labels)}
+    for key in labels:
+        get_logger().debug(f"Adding label '{key}'")
+
+    base_path = mutate.env_value(base, "PATH")
+    image = mutate.append_layers(base, builder.additions, inputs.created)
+    image = mutate.set_env(image, {
+        "CNB_LAYERS_DIR": str(inputs.layers_dir),
+        "CNB_APP_DIR": str(inputs.app_dir),
+        "CNB_PLATFORM_API": inputs.platform_api,
+        "CNB_DEPRECATION_MODE": "quiet",
+        "PATH": "/cnb/process:/cnb/lifecycle" + (f":{base_path}" if base_path else ""),
+    })
+    image = mutate.set_runtime_config(image, WorkingDir=str(inputs.app_dir),
+                                      Entrypoint=[local.entrypoint], Cmd=None)
+    image = mutate.set_labels(image, labels)
+    return mutate.set_created(image, inputs.created), label
+
+
+# -- 5. save and report ----------------------------------------------------------------------
+
+def save(inputs: ExporterInputs, store: ImageStore, image: Image, run_image: RunImage,
+         label: dict[str, Any]) -> None:
+    result = save_image(store, image, inputs.images, inputs.image_names, "export",
+                        ExitCode.EXPORT_FAILED)
+    report_and_check(inputs.report_path, result, inputs.images, inputs.image_names,
+                     {"image": run_image.name, "reference": label["runImage"]["reference"],
+                      "reason": run_image.reason}, "export", ExitCode.EXPORT_FAILED)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

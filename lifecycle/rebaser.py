@@ -1,0 +1,164 @@
+"""The rebaser phase: put an app image's layers onto a new run image without rebuilding.
+
+Scenario 1 (no run-image flag): the run image and mirrors recorded in the app image's
+``io.buildpacks.lifecycle.metadata`` label are the candidates, selected by the app image's
+registry exactly as the exporter selects. Scenario 2 (``-run-image x``): ``x`` is used, and
+the label afterwards records ``x`` as the run image (lifecycle#1098).
+
+Only manifests and configs are read; layers stay where they are (the backend mounts or
+already has them), so a rebase costs the same for a 1 MiB and a 1 GiB app.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from lifecycle.backends import open_store
+from lifecycle.backends.base import BackendError, ImageNotFound, ImageStore
+from lifecycle.cli import run_phase
+from lifecycle.image import mutate
+from lifecycle.image.model import Image, StoredImage
+from lifecycle.log import get_logger
+from lifecycle.platform import files
+from lifecycle.platform.exits import ExitCode, LifecycleError
+from lifecycle.platform.inputs import RebaserInputs, resolve_rebaser_inputs
+from lifecycle.reference import Reference, ReferenceError, parse_reference
+from lifecycle.runimage import select_run_image
+from lifecycle.saving import report_and_check, save_image
+
+SYNCED_LABEL_PREFIXES = ("io.buildpacks.stack.", "io.buildpacks.base.")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_phase(argv, resolve_rebaser_inputs, lambda inputs: inputs.log, rebase)
+
+
+def fail(action: str, cause: object) -> LifecycleError:
+    return LifecycleError(action, str(cause), ExitCode.REBASE_FAILED)
+
+
+def rebase(inputs: RebaserInputs) -> None:
+    logger = get_logger()
+    for warning in inputs.warnings:
+        logger.warning(warning)
+    store = open_store(inputs.target)
+    app_ref = inputs.previous_image or inputs.images[0]
+    app = read_app_image(store, app_ref)
+    label = app_label(app, app_ref)
+
+    run_name, reason = choose_run_image(inputs, store, app_ref, label)
+    try:
+        new_base = store.read(parse_reference(run_name))
+    except ReferenceError as err:
+        raise fail(f"parse run image '{run_name}'", err) from None
+    except BackendError as err:
+        raise fail(f"access run image '{run_name}'", err) from None
+
+    check_compatible(app.image, new_base.image, inputs.force)
+    image = rebased_image(inputs, app.image, label, new_base, run_name)
+    result = save_image(store, image, inputs.images, inputs.image_names, "rebase",
+                        ExitCode.REBASE_FAILED)
+    report_and_check(inputs.report_path, result, inputs.images, inputs.image_names,
+                     {"image": run_name, "reference": new_base.reference, "reason": reason},
+                     "rebase", ExitCode.REBASE_FAILED)
+
+
+def read_app_image(store: ImageStore, ref: Reference) -> StoredImage:
+    try:
+        return store.read(ref)
+    except ImageNotFound:
+        raise fail(f"access image to rebase '{ref}'", "image not found") from None
+    except BackendError as err:
+        raise fail(f"access image to rebase '{ref}'", err) from None
+
+
+def app_label(app: StoredImage, ref: Reference) -> files.LifecycleLabel:
+    text = app.image.labels.get(files.LIFECYCLE_LABEL)
+    if text is None:
+        raise fail(f"rebase '{ref}'", f"image has no label '{files.LIFECYCLE_LABEL}': "
+                   "it was not built by a buildpacks lifecycle")
+    label = files.LifecycleLabel.parse(text, str(ref))
+    if not label.top_layer:
+        raise fail(f"rebase '{ref}'", f"label '{files.LIFECYCLE_LABEL}' has no runImage.topLayer")
+    return label
+
+
+def choose_run_image(inputs: RebaserInputs, store: ImageStore, app_ref: Reference,
+                     label: files.LifecycleLabel) -> tuple[str, str]:
+    logger = get_logger()
+    if inputs.run_image:
+        reason = "given explicitly (-run-image)"
+        logger.info(f"Using run image '{inputs.run_image}' ({reason})")
+        return inputs.run_image, reason
+    recorded = label.run_image()
+    if not recorded.image:
+        raise fail("set app image", "-run-image is required when there is no run image "
+                   f"metadata available in '{app_ref}'")
+    logger.info(f"Selecting run image for registry '{app_ref.registry}' from the app image's "
+                f"label ({len(recorded.candidates)} candidates):")
+    choice = select_run_image(recorded.candidates, app_ref.registry, store.check_read_access)
+    for line in choice.explanation():
+        logger.info(line)
+    if choice.image is None:
+        raise fail("select run image", f"no run image is readable: {choice.rejections()}")
+    logger.info(f"Selected run image '{choice.image}': {choice.reason}")
+    return choice.image, choice.reason
+
+
+def check_compatible(app: Image, new_base: Image, force: bool) -> None:
+    """Stack id, os/arch and rebasable checks; ``-force`` turns each into a warning."""
+    problems = []
+    app_stack, base_stack = (app.labels.get(files.STACK_ID_LABEL),
+                             new_base.labels.get(files.STACK_ID_LABEL))
+    if app_stack and base_stack and app_stack != base_stack:
+        problems.append(f"incompatible stack: '{base_stack}' is not compatible with '{app_stack}'")
+    if (app.os, app.architecture) != (new_base.os, new_base.architecture):
+        problems.append(f"unable to satisfy target os/arch constraints; new run image: "
+                        f"{new_base.os}/{new_base.architecture}, old run image: "
+                        f"{app.os}/{app.architecture}")
+    if app.labels.get(files.REBASABLE_LABEL) == "false":
+        problems.append("app image is not marked as rebasable")
+    for problem in problems:
+        if not force:
+            raise fail("rebase", f"{problem}; please provide -force to override")
+        get_logger().warning(f"{problem}; continuing because of -force")
+
+
+def recorded_contains(recorded: files.RunImageMetadata, name: str) -> bool:
+    """Whether ``name`` is the recorded image or a mirror (tag matters, digest ignored)."""
+    def key(text: str) -> tuple[str, str, str] | None:
+        try:
+            ref = parse_reference(text)
+        except ReferenceError:
+            return None
+        return ref.registry, ref.repository_str, ref.tag or "latest"
+
+    wanted = key(name)
+    return wanted is not None and any(key(c) == wanted for c in recorded.candidates)
+
+
+def rebased_image(inputs: RebaserInputs, app: Image, label: files.LifecycleLabel,
+                  new_base: StoredImage, run_name: str) -> Image:
+    try:
+        image = mutate.rebase(app, label.top_layer, new_base.image)
+    except mutate.RebaseError as err:
+        raise fail("rebase", err) from None
+
+    recorded = label.run_image()
+    new_record = None
+    if not recorded_contains(recorded, run_name):
+        new_record = files.RunImageMetadata(run_name)
+        get_logger().warning(
+            f"new run image '{run_name}' is not among the recorded run image and mirrors "
+            f"{list(recorded.candidates)}; recording '{run_name}' as the run image")
+    document = label.with_run_image(new_base.image.top_layer, new_base.reference, new_record)
+    synced = {k: v for k, v in new_base.image.labels.items()
+              if k.startswith(SYNCED_LABEL_PREFIXES)}
+    synced[files.LIFECYCLE_LABEL] = files.labels_json(document)
+    image = mutate.set_labels(image, synced, remove_prefixes=SYNCED_LABEL_PREFIXES)
+    return mutate.set_created(image, mutate.NORMALIZED_TIME)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""Saving an image under all its names and reporting it: shared by exporter and rebaser.
+
+The output lines follow the lifecycle's (``*** Images (<id>):`` then one line per name, with
+`` - <cause>`` for a name that failed), and report.toml lists only the names that were saved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from lifecycle.backends.base import BackendError, ImageStore
+from lifecycle.image.model import Image, SaveResult
+from lifecycle.log import get_logger
+from lifecycle.platform import files
+from lifecycle.platform.exits import ExitCode, LifecycleError
+from lifecycle.reference import Reference
+
+
+def save_image(store: ImageStore, image: Image, refs: Sequence[Reference],
+               names: Sequence[str], action: str, code: ExitCode) -> SaveResult:
+    logger = get_logger()
+    for name in names:
+        logger.info(f"Saving {name}...")
+    try:
+        result = store.write(image, refs)
+    except BackendError as err:
+        raise LifecycleError(action, err, code) from None
+    logger.info(f"*** Images ({result.digest or result.image_id.removeprefix('sha256:')[:12]}):")
+    for name, ref in zip(names, refs):
+        cause = failure(result, name, ref)
+        logger.info(f"      {name}" + (f" - {cause}" if cause else ""))
+    if result.image_id:
+        logger.debug(f"*** Image ID: {result.image_id.removeprefix('sha256:')}")
+    if result.digest:
+        logger.debug(f"*** Digest: {result.digest}")
+    if result.manifest_size:
+        logger.debug(f"*** Manifest Size: {result.manifest_size}")
+    return result
+
+
+def failure(result: SaveResult, name: str, ref: Reference) -> str | None:
+    return result.failed.get(name) or result.failed.get(str(ref))
+
+
+def report_and_check(report_path: Path, result: SaveResult, refs: Sequence[Reference],
+                     names: Sequence[str], run_image: Mapping[str, Any], action: str,
+                     code: ExitCode) -> None:
+    """Write report.toml (atomically), then fail if any name could not be saved."""
+    saved = [name for name, ref in zip(names, refs) if failure(result, name, ref) is None]
+    image: dict[str, Any] = {"tags": saved}
+    if result.digest:
+        image["digest"] = result.digest
+    if result.image_id:
+        image["image-id"] = result.image_id.removeprefix("sha256:")
+    if result.manifest_size:
+        image["manifest-size"] = result.manifest_size
+    files.write_report(report_path, image, run_image)
+    if len(saved) < len(names):
+        failures = ",".join(f"[{name}: {failure(result, name, ref)}]"
+                            for name, ref in zip(names, refs) if name not in saved)
+        raise LifecycleError(action, f"failed to write image to the following tags: {failures}",
+                             code)
