@@ -210,7 +210,8 @@ class LayerBuilder:
 
     def __init__(self, workdir: Path, compress: bool, inputs: ExporterInputs,
                  previous: PreviousImage | None) -> None:
-        self.workdir, self.compress, self.inputs, self.previous = workdir, compress, inputs, previous
+        self.workdir, self.compress = workdir, compress
+        self.inputs, self.previous = inputs, previous
         self.additions: list[tuple[Layer, str]] = []
 
     def _warn_skipped(self, path: Path, why: str) -> None:
@@ -244,12 +245,13 @@ class LayerBuilder:
                 continue
             layer_id = f"{entry.id}:{meta.name}"
             history = f"Layer: '{meta.name}', Created by buildpack: {entry.id}@{entry.version}"
-            previous_sha = self.previous.label.layer_sha(entry.id, meta.name) if self.previous else None
+            previous_sha = (self.previous.label.layer_sha(entry.id, meta.name)
+                            if self.previous else None)
             if meta.has_contents:
                 layer = archive.dir_layer(buildpack.directory / meta.name, self.inputs.uid,
                                           self.inputs.gid, self.workdir, self.compress,
                                           self._warn_skipped)
-                sha = self.add_or_reuse(layer_id, layer, frozenset({previous_sha} - {None}),
+                sha = self.add_or_reuse(layer_id, layer, frozenset({previous_sha} if previous_sha else ()),
                                         history)
             else:
                 sha = self._reuse_without_contents(layer_id, meta, previous_sha, history)

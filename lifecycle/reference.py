@@ -76,7 +76,8 @@ class Reference:
 
     def scheme(self, insecure_registries: frozenset[str] = frozenset()) -> str:
         """Plain HTTP only for loopback hosts and registries the user marked insecure."""
-        if self.registry in insecure_registries or registry_host(self.registry) in insecure_registries:
+        if (self.registry in insecure_registries
+                or registry_host(self.registry) in insecure_registries):
             return "http"
         return "http" if self.is_loopback() else "https"
 

@@ -28,7 +28,7 @@ def save_image(store: ImageStore, image: Image, refs: Sequence[Reference],
     except BackendError as err:
         raise LifecycleError(action, err, code) from None
     logger.info(f"*** Images ({result.digest or result.image_id.removeprefix('sha256:')[:12]}):")
-    for name, ref in zip(names, refs):
+    for name, ref in zip(names, refs, strict=True):
         cause = failure(result, name, ref)
         logger.info(f"      {name}" + (f" - {cause}" if cause else ""))
     if result.image_id:
@@ -48,7 +48,7 @@ def report_and_check(report_path: Path, result: SaveResult, refs: Sequence[Refer
                      names: Sequence[str], run_image: Mapping[str, Any], action: str,
                      code: ExitCode) -> None:
     """Write report.toml (atomically), then fail if any name could not be saved."""
-    saved = [name for name, ref in zip(names, refs) if failure(result, name, ref) is None]
+    saved = [name for name, ref in zip(names, refs, strict=True) if failure(result, name, ref) is None]
     image: dict[str, Any] = {"tags": saved}
     if result.digest:
         image["digest"] = result.digest
@@ -59,6 +59,6 @@ def report_and_check(report_path: Path, result: SaveResult, refs: Sequence[Refer
     files.write_report(report_path, image, run_image)
     if len(saved) < len(names):
         failures = ",".join(f"[{name}: {failure(result, name, ref)}]"
-                            for name, ref in zip(names, refs) if name not in saved)
+                            for name, ref in zip(names, refs, strict=True) if name not in saved)
         raise LifecycleError(action, f"failed to write image to the following tags: {failures}",
                              code)

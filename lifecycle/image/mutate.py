@@ -45,7 +45,8 @@ def set_runtime_config(image: Image, **changes: Any) -> Image:
     return replace(image, config=config)
 
 
-def set_labels(image: Image, labels: Mapping[str, str], remove_prefixes: Sequence[str] = ()) -> Image:
+def set_labels(image: Image, labels: Mapping[str, str],
+               remove_prefixes: Sequence[str] = ()) -> Image:
     """Drop labels starting with any of ``remove_prefixes``, then set ``labels``."""
     current = {k: v for k, v in image.labels.items()
                if not any(k.startswith(p) for p in remove_prefixes)}

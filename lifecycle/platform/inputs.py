@@ -1,20 +1,44 @@
 """Phase inputs: flags > environment > defaults, resolved once into immutable dataclasses.
 
 This module owns every flag name, alias, environment variable and default of contract §1.
-Phases receive the dataclasses below and never read ``os.environ`` or argv themselves.
+Phases receive the dataclasses below and never read ``os.environ`` or argv themselves. Every
+path in them is absolute (relative ones are taken from the ``cwd`` given to the resolver), and
+warnings found while resolving travel in ``warnings``, because logging is configured only after
+resolution (``-log-level``, ``-log-format``).
 """
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
-from lifecycle.reference import Reference
+from lifecycle import __version__
+from lifecycle.image.mutate import NORMALIZED_TIME
+from lifecycle.platform.exits import ExitCode, LifecycleError, invalid_args
+from lifecycle.platform.flags import (
+    FlagSet,
+    ParsedFlags,
+    UsageExit,
+    bool_flag,
+    int_flag,
+    string_flag,
+    string_list_flag,
+)
+from lifecycle.reference import Reference, ReferenceError, parse_reference
 
 SUPPORTED_PLATFORM_APIS = ("0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9", "0.10", "0.11",
                            "0.12", "0.13", "0.14", "0.15")
 DEFAULT_PLATFORM_API = "0.12"
 DEFAULT_STACK_PATHS = (Path("/buildpacks/stack.toml"), Path("/cnb/stack.toml"))
+VERSION_TEXT = f"{__version__}\n"
+LOG_LEVELS = ("debug", "info", "warn", "warning", "error")
+LOG_FORMATS = ("console", "json")
+NO_CACHE_WARNING = "Will not cache data, no cache flag specified."
+LAUNCH_CACHE_WARNING = "Ignoring -launch-cache, only intended for use with -daemon"
 
 
 class EarlyExit(Exception):
@@ -29,7 +53,7 @@ class EarlyExit(Exception):
 
 @dataclass(frozen=True)
 class LogSettings:
-    level: str = "info"           # debug | info | warn | error
+    level: str = "info"           # debug | info | warn | error ("warning" is stored as "warn")
     format: str = "console"       # console | json
     no_color: bool = False
 
@@ -49,12 +73,14 @@ class Target:
 
 @dataclass(frozen=True)
 class ExporterInputs:
+    """Everything the exporter needs from its command line and environment."""
+
     images: tuple[Reference, ...]     # output image first, then additional tags (parsed)
     image_names: tuple[str, ...]      # the same names exactly as given (report tags, output)
     run_image: str | None             # explicit -runImage/-run-image/-image/CNB_RUN_IMAGE
     stack_path: Path                  # resolved stack/mirrors file (may not exist)
-    layers_dir: Path                  # absolute
-    app_dir: Path                     # absolute
+    layers_dir: Path
+    app_dir: Path
     group_path: Path
     analyzed_path: Path
     previous_image: Reference | None  # -previous-image; None = the output image
@@ -70,14 +96,18 @@ class ExporterInputs:
     platform_api: str
     target: Target
     log: LogSettings
+    created: str = NORMALIZED_TIME    # image creation time: SOURCE_DATE_EPOCH, else 1980-01-01
+    warnings: tuple[str, ...] = ()    # for the phase to log once logging is configured
 
 
 @dataclass(frozen=True)
 class RebaserInputs:
-    images: tuple[Reference, ...]
-    image_names: tuple[str, ...]
-    run_image: str | None
-    previous_image: Reference | None
+    """Everything the rebaser needs from its command line and environment."""
+
+    images: tuple[Reference, ...]     # output image first, then additional tags (parsed)
+    image_names: tuple[str, ...]      # the same names exactly as given
+    run_image: str | None             # explicit -runImage/-run-image/-image/CNB_RUN_IMAGE
+    previous_image: Reference | None  # the app image to rebase; None = the output image
     report_path: Path
     force: bool
     uid: int
@@ -85,3 +115,310 @@ class RebaserInputs:
     platform_api: str
     target: Target
     log: LogSettings
+    warnings: tuple[str, ...] = ()
+
+
+# -- flag tables (contract §1) -----------------------------------------------------------------
+
+_SYNOPSIS = "[flags] <image> [<additional-tag>...]"
+_RUN_IMAGE_CONFLICT = "supply only one of -run-image or (deprecated) -image"
+_IGNORED = "accepted for compatibility with other lifecycles; ignored"
+
+_SHARED_FLAGS = (
+    string_flag(("run-image", "runImage", "image"),
+                "run image to use as-is (no mirror selection); -image is deprecated",
+                "CNB_RUN_IMAGE"),
+    string_flag("previous-image", "existing app image to read, if it is not the output image",
+                "CNB_PREVIOUS_IMAGE", default_text="the output image"),
+    bool_flag("daemon", "read and write images in the Docker daemon", "CNB_USE_DAEMON"),
+    bool_flag("layout", "read and write images in an OCI layout directory (needs -layout-dir)",
+              "CNB_USE_LAYOUT"),
+    string_flag("layout-dir", "root of the OCI layout directory", "CNB_LAYOUT_DIR"),
+    int_flag("uid", "user ID that owns the files the lifecycle writes", "CNB_USER_ID"),
+    int_flag("gid", "group ID that owns the files the lifecycle writes", "CNB_GROUP_ID"),
+    string_list_flag("insecure-registry", "registry to reach over plain HTTP",
+                     "CNB_INSECURE_REGISTRIES"),
+    string_flag("log-level", "log level: debug, info, warn or error", "CNB_LOG_LEVEL",
+                default="info"),
+    string_flag("log-format", "log format: console or json", "CNB_LOG_FORMAT",
+                default="console"),
+    bool_flag("no-color", "disable color output", "CNB_NO_COLOR"),
+    bool_flag("version", "print the version and exit"),
+)
+
+EXPORTER_FLAGS = FlagSet("exporter", _SYNOPSIS, (
+    *_SHARED_FLAGS,
+    string_flag(("stack", "mirrors"), "stack.toml with the run image and its mirrors",
+                ("CNB_MIRRORS_PATH", "CNB_STACK_PATH"),
+                default_text="/buildpacks/stack.toml if it exists, else /cnb/stack.toml"),
+    string_flag("layers", "layers directory", "CNB_LAYERS_DIR", default="/layers"),
+    string_flag("app", "application directory", "CNB_APP_DIR", default="/workspace"),
+    string_flag("group", "group.toml", "CNB_GROUP_PATH",
+                default_text="<layers>/group.toml, else ./group.toml if only that exists"),
+    string_flag("analyzed", "analyzed.toml", "CNB_ANALYZED_PATH",
+                default_text="<layers>/analyzed.toml"),
+    string_flag("launcher", "launcher executable to put into the image", "CNB_LAUNCHER_PATH",
+                default="/cnb/lifecycle/launcher"),
+    string_flag("report", "where to write report.toml", "CNB_REPORT_PATH",
+                default_text="<layers>/report.toml"),
+    string_flag("process-type", "default process type", "CNB_PROCESS_TYPE"),
+    string_flag("cache-dir", "build cache directory", "CNB_CACHE_DIR"),
+    string_flag("cache-image", "build cache image", "CNB_CACHE_IMAGE"),
+    string_flag("launch-cache", "layer tarball cache for -daemon", "CNB_LAUNCH_CACHE_DIR"),
+    string_flag("project-metadata", "project-metadata.toml", "CNB_PROJECT_METADATA_PATH",
+                default_text="<layers>/project-metadata.toml"),
+    bool_flag("helpers", _IGNORED, "CNB_USE_CRED_HELPERS"),
+    bool_flag("parallel", _IGNORED, "CNB_PARALLEL_EXPORT"),
+    string_flag("run", _IGNORED, "CNB_RUN_PATH"),
+    string_flag("extended", _IGNORED),
+    string_flag("launcher-sbom", _IGNORED),
+))
+
+REBASER_FLAGS = FlagSet("rebaser", _SYNOPSIS, (
+    *_SHARED_FLAGS,
+    string_flag("report", "where to write report.toml", "CNB_REPORT_PATH",
+                default_text="<$CNB_LAYERS_DIR or /layers>/report.toml"),
+    bool_flag("force", "rebase even if the new run image looks incompatible",
+              "CNB_FORCE_REBASE"),
+))
+
+
+# -- resolution ----------------------------------------------------------------------------------
+
+def resolve_exporter_inputs(argv: Sequence[str], environ: Mapping[str, str],
+                            cwd: Path) -> ExporterInputs:
+    """Resolve the exporter's argv and environment; relative paths are taken from ``cwd``.
+
+    Raises :class:`EarlyExit` for ``-h``, ``-version`` and flag syntax errors, and
+    :class:`LifecycleError` (exit 3, or 11 for ``CNB_PLATFORM_API``) for invalid inputs.
+    """
+    flags = _parse(EXPORTER_FLAGS, argv, environ)
+    shared = _resolve_shared(flags, environ, cwd)
+    warnings = list(shared.warnings)
+    _check_alias_conflict(flags, "stack", "supply only one of -mirrors or -stack")
+
+    layers_dir = _absolute(flags.string("layers"), cwd)
+    group_default = layers_dir / "group.toml"
+    if not group_default.exists() and (cwd / "group.toml").exists():
+        group_default = cwd / "group.toml"  # where Era A/B platforms put it
+    stack_default = next((path for path in DEFAULT_STACK_PATHS if path.exists()),
+                         DEFAULT_STACK_PATHS[0])
+
+    launch_cache_dir = _optional_path(flags, "launch-cache", cwd)
+    if launch_cache_dir is not None and not shared.target.daemon:
+        warnings.append(LAUNCH_CACHE_WARNING)
+        launch_cache_dir = None
+    cache_dir = _optional_path(flags, "cache-dir", cwd)
+    cache_image = _optional_reference(flags, "cache-image")
+    if cache_dir is None and cache_image is None:
+        warnings.append(NO_CACHE_WARNING)
+
+    return ExporterInputs(
+        images=shared.images,
+        image_names=shared.image_names,
+        run_image=shared.run_image,
+        stack_path=_path_or(flags, "stack", stack_default, cwd),
+        layers_dir=layers_dir,
+        app_dir=_absolute(flags.string("app"), cwd),
+        group_path=_path_or(flags, "group", group_default, cwd),
+        analyzed_path=_path_or(flags, "analyzed", layers_dir / "analyzed.toml", cwd),
+        previous_image=shared.previous_image,
+        launcher_path=_absolute(flags.string("launcher"), cwd),
+        report_path=_path_or(flags, "report", layers_dir / "report.toml", cwd),
+        project_metadata_path=_path_or(flags, "project-metadata",
+                                       layers_dir / "project-metadata.toml", cwd),
+        process_type=flags.string("process-type") or None,
+        cache_dir=cache_dir,
+        cache_image=cache_image,
+        launch_cache_dir=launch_cache_dir,
+        uid=shared.uid,
+        gid=shared.gid,
+        platform_api=shared.platform_api,
+        target=shared.target,
+        log=shared.log,
+        created=_created(environ, warnings),
+        warnings=tuple(warnings),
+    )
+
+
+def resolve_rebaser_inputs(argv: Sequence[str], environ: Mapping[str, str],
+                           cwd: Path) -> RebaserInputs:
+    """Resolve the rebaser's argv and environment; errors as for the exporter."""
+    flags = _parse(REBASER_FLAGS, argv, environ)
+    shared = _resolve_shared(flags, environ, cwd)
+    # The rebaser has no -layers flag, but its report default still follows CNB_LAYERS_DIR.
+    layers_dir = _absolute(environ.get("CNB_LAYERS_DIR") or "/layers", cwd)
+    return RebaserInputs(
+        images=shared.images,
+        image_names=shared.image_names,
+        run_image=shared.run_image,
+        previous_image=shared.previous_image,
+        report_path=_path_or(flags, "report", layers_dir / "report.toml", cwd),
+        force=flags.boolean("force"),
+        uid=shared.uid,
+        gid=shared.gid,
+        platform_api=shared.platform_api,
+        target=shared.target,
+        log=shared.log,
+        warnings=shared.warnings,
+    )
+
+
+@dataclass(frozen=True)
+class _SharedInputs:
+    """What both phases resolve the same way."""
+
+    images: tuple[Reference, ...]
+    image_names: tuple[str, ...]
+    run_image: str | None
+    previous_image: Reference | None
+    uid: int
+    gid: int
+    platform_api: str
+    target: Target
+    log: LogSettings
+    warnings: tuple[str, ...]
+
+
+def _parse(flag_set: FlagSet, argv: Sequence[str], environ: Mapping[str, str]) -> ParsedFlags:
+    try:
+        flags = flag_set.parse(argv, environ)
+    except UsageExit as usage:
+        raise EarlyExit(usage.code, usage.output, to_stderr=True) from None
+    if flags.boolean("version"):
+        raise EarlyExit(ExitCode.SUCCESS, VERSION_TEXT, to_stderr=False)
+    return flags
+
+
+def _resolve_shared(flags: ParsedFlags, environ: Mapping[str, str], cwd: Path) -> _SharedInputs:
+    # An unsupported platform API (exit 11) is reported before any invalid argument (exit 3):
+    # with the wrong API, the arguments may well mean something else.
+    platform_api = _platform_api(environ)
+    log = _log_settings(flags)
+    target = _target(flags, cwd)
+    names = flags.positionals
+    if not names:
+        raise invalid_args("parse arguments", "at least one image argument is required")
+    images = tuple(_reference(name, "image argument") for name in names)
+    if target.kind == "registry" and len({image.registry for image in images}) > 1:
+        on = ", ".join(f"'{name}' on {image.registry}"
+                       for name, image in zip(names, images, strict=True))
+        raise invalid_args("parse arguments",
+                           f"exporting to multiple registries is unsupported: {on}")
+    _check_alias_conflict(flags, "run-image", _RUN_IMAGE_CONFLICT)
+    run_image = flags.string("run-image") or None
+    if run_image is not None:
+        _reference(run_image, flags.origin("run-image"))
+    warnings = tuple(
+        f"unconsumed flag-like positional arg: {name} (flags must come before the first image "
+        "argument; it is treated as an image name)"
+        for name in names if name.startswith("-"))
+    return _SharedInputs(
+        images=images,
+        image_names=names,
+        run_image=run_image,
+        previous_image=_optional_reference(flags, "previous-image"),
+        uid=_owner_id(flags, "uid"),
+        gid=_owner_id(flags, "gid"),
+        platform_api=platform_api,
+        target=target,
+        log=log,
+        warnings=warnings,
+    )
+
+
+def _platform_api(environ: Mapping[str, str]) -> str:
+    requested = environ.get("CNB_PLATFORM_API", "")
+    if not requested:
+        return DEFAULT_PLATFORM_API
+    if requested not in SUPPORTED_PLATFORM_APIS:
+        raise LifecycleError(
+            "set platform API",
+            f"platform API version '{requested}' is incompatible with the lifecycle",
+            ExitCode.INCOMPATIBLE_PLATFORM_API)
+    return requested
+
+
+def _log_settings(flags: ParsedFlags) -> LogSettings:
+    level = flags.string("log-level").lower()  # logrus levels are case-insensitive
+    if level not in LOG_LEVELS:
+        raise invalid_args("parse log level",
+                           f"'{level}' is not one of {', '.join(LOG_LEVELS)}")
+    log_format = flags.string("log-format").lower()
+    if log_format not in LOG_FORMATS:
+        raise invalid_args("parse log format",
+                           f"'{log_format}' is not one of {', '.join(LOG_FORMATS)}")
+    return LogSettings("warn" if level == "warning" else level, log_format,
+                       flags.boolean("no-color"))
+
+
+def _target(flags: ParsedFlags, cwd: Path) -> Target:
+    daemon, layout = flags.boolean("daemon"), flags.boolean("layout")
+    if daemon and layout:
+        raise invalid_args("parse arguments", "supply only one of -daemon or -layout")
+    layout_dir = None
+    if layout:
+        layout_dir = _optional_path(flags, "layout-dir", cwd)
+        if layout_dir is None:
+            raise invalid_args("parse arguments", "-layout-dir is required when -layout is set")
+    return Target(daemon=daemon, layout_dir=layout_dir,
+                  insecure_registries=frozenset(flags.strings("insecure-registry")))
+
+
+def _check_alias_conflict(flags: ParsedFlags, name: str, message: str) -> None:
+    """Two spellings of one flag with different values: neither may silently win."""
+    last_by_spelling = {occurrence.spelling: occurrence.value for occurrence in flags.given(name)}
+    if len(set(last_by_spelling.values())) > 1:
+        raise invalid_args("parse arguments", message)
+
+
+def _owner_id(flags: ParsedFlags, name: str) -> int:
+    value = flags.integer(name)
+    if value < 0:  # Go accepts it, but no tar header can carry it
+        raise invalid_args(f"parse {flags.origin(name)}", f"{value} is negative")
+    return value
+
+
+def _reference(text: str, what: str) -> Reference:
+    try:
+        return parse_reference(text)
+    except ReferenceError as err:
+        raise invalid_args(f"parse {what}", err) from None
+
+
+def _optional_reference(flags: ParsedFlags, name: str) -> Reference | None:
+    text = flags.string(name)
+    return _reference(text, flags.origin(name)) if text else None
+
+
+def _absolute(text: str, cwd: Path) -> Path:
+    """``cwd``-relative paths made absolute and cleaned, as Go's ``filepath.Abs`` does."""
+    return Path(os.path.normpath(cwd / text))
+
+
+def _optional_path(flags: ParsedFlags, name: str, cwd: Path) -> Path | None:
+    text = flags.string(name)
+    return _absolute(text, cwd) if text else None
+
+
+def _path_or(flags: ParsedFlags, name: str, default: Path, cwd: Path) -> Path:
+    return _optional_path(flags, name, cwd) or _absolute(str(default), cwd)
+
+
+_EPOCH_SECONDS = re.compile(r"[+-]?[0-9]+")  # strconv.ParseInt(s, 10, 64) syntax
+
+
+def _created(environ: Mapping[str, str], warnings: list[str]) -> str:
+    """The image creation time: ``SOURCE_DATE_EPOCH`` if valid, else the normalised time."""
+    text = environ.get("SOURCE_DATE_EPOCH", "")
+    if not text:
+        return NORMALIZED_TIME
+    if _EPOCH_SECONDS.fullmatch(text):
+        try:
+            created = datetime.fromtimestamp(int(text), UTC)
+        except (OverflowError, OSError, ValueError):
+            pass  # outside what a timestamp can express: as invalid as a non-number
+        else:
+            return created.isoformat(timespec="seconds").replace("+00:00", "Z")
+    warnings.append("Ignoring invalid SOURCE_DATE_EPOCH")
+    return NORMALIZED_TIME

@@ -50,14 +50,15 @@ def test_stack_malformed_is_exit_3_naming_file(tmp_path: Path, text: str, fragme
 @pytest.mark.parametrize("key", ["group", "buildpacks"])
 def test_group_modern_and_2019(tmp_path: Path, key: str) -> None:
     path = write(tmp_path / "group.toml",
-                 f'[[{key}]]\nid = "org/node"\nversion = "1.0"\n[[{key}]]\nid = "b"\nversion = "2"\n')
+                 f'[[{key}]]\nid = "org/node"\nversion = "1.0"\n'
+                 f'[[{key}]]\nid = "b"\nversion = "2"\n')
     group = files.read_group(path)
     assert [(g.id, g.version, g.escaped_id) for g in group] == [
         ("org/node", "1.0", "org_node"), ("b", "2", "b")]
 
 
 def test_group_missing_and_bad(tmp_path: Path) -> None:
-    with pytest.raises(LifecycleError, match="group file .* does not exist"):
+    with pytest.raises(LifecycleError, match=r"group file .* does not exist"):
         files.read_group(tmp_path / "group.toml")
     with pytest.raises(LifecycleError, match=r"'group\[0\]\.id' must be a non-empty string"):
         files.read_group(write(tmp_path / "g.toml", '[[group]]\nversion = "1"\n'))

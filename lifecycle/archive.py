@@ -1,0 +1,557 @@
+"""Reproducible layer tarballs, written in one streamed pass.
+
+A layer is a tar of :class:`TarEntry` s. The bytes flow tar → sha256 (the diffID) → optional
+gzip → sha256 (the blob digest) → a file in a work directory, through a buffer of at most
+:data:`_CHUNK` bytes, so memory does not grow with the layer's size.
+
+Normalisation (contract §3, lifecycle-reference §7.2), so that the same inputs always give the
+same diffID:
+
+* names are absolute (``/layers/bp/layer/bin/x``), directories without a trailing slash;
+* every mtime is 1980-01-01T00:00:01Z, uname/gname are empty, atime/ctime are never written;
+* the walked tree is owned by the given uid/gid; the *parent directories* of a walked tree
+  (``/layers``, ``/layers/bp``) are written as root-owned 0755 directories. The Go lifecycle
+  copies their on-disk owner and mode instead, which differs from machine to machine (a
+  0700 temp dir, the uid of whoever ran the build) and so would make diffIDs depend on where
+  the export ran;
+* order: parents outermost-first, then a pre-order walk with each directory's children
+  sorted bytewise (app slices: all entries sorted bytewise by full name, as the lifecycle);
+* symlinks are stored with their raw target and never followed; sockets, FIFOs and devices
+  are skipped and reported through an ``on_skip`` callback; a file with several hard links
+  in one layer is stored once and its other names become tar hard links to the first;
+* USTAR headers, PAX where USTAR cannot represent a name or number (never GNU), and the
+  archive ends with exactly two zero blocks (no padding to a 10 KiB record), so an empty
+  layer is 1024 zero bytes.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import itertools
+import os
+import posixpath
+import re
+import stat
+import tarfile
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from isal import isal_zlib
+
+from lifecycle.image.model import OCI_LAYER_GZIP, OCI_LAYER_TAR, BlobSource, Layer
+
+NORMALISED_MTIME = 315532801
+"""1980-01-01T00:00:01Z, the lifecycle's timestamp for every entry."""
+
+LAUNCHER_PATH = "/cnb/lifecycle/launcher"
+PROCESS_DIR = "/cnb/process"
+FORBIDDEN_PROCESS_TYPE_CHARACTERS = "/><:|&\\"
+
+PARENT_DIR_MODE = 0o755
+"""Mode of the parent directories above a walked tree (owned by root, see module doc)."""
+
+# isal level 2 (its default): on this project's measurements it compresses as fast as level 1
+# on incompressible data (~1.3 GB/s) and within 7% of it on typical layers (~540 vs ~580 MB/s)
+# while giving 1.5% smaller blobs; level 3 costs a third of the speed for another 0.5%. Both
+# are far faster than a registry upload, so the smaller blob is the better trade.
+GZIP_LEVEL = 2
+
+_BLOCK = tarfile.BLOCKSIZE
+_END_OF_ARCHIVE = bytes(2 * _BLOCK)
+_CHUNK = 1 << 20
+# Fixed gzip member header (RFC 1952): deflate, no flags, mtime 0, no extra flags, OS
+# "unknown". Written by hand so the blob digest does not depend on the zlib library's choice.
+_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+
+OnSkip = Callable[[Path, str], None]
+"""Told about each entry left out of a layer: its path on disk and why."""
+
+
+class ArchiveError(Exception):
+    """A layer could not be built; the message names the path and the cause."""
+
+
+class EntryKind(enum.Enum):
+    """The tar entry types a layer may hold; values are the tar type flags."""
+
+    FILE = tarfile.REGTYPE
+    HARDLINK = tarfile.LNKTYPE
+    SYMLINK = tarfile.SYMTYPE
+    DIRECTORY = tarfile.DIRTYPE
+
+
+@dataclass(frozen=True)
+class TarEntry:
+    """One normalised tar entry.
+
+    ``name`` is the absolute path in the image. A ``FILE`` has ``size`` bytes read from
+    ``source``; a ``SYMLINK``'s ``link_target`` is its raw target and a ``HARDLINK``'s is the
+    name of the entry holding the contents, earlier in the same layer.
+    """
+
+    name: str
+    kind: EntryKind
+    mode: int
+    uid: int = 0
+    gid: int = 0
+    source: Path | None = None
+    size: int = 0
+    link_target: str = ""
+
+    def __post_init__(self) -> None:
+        # A normalised absolute name is what keeps every entry inside the image's root.
+        if (not self.name.startswith("/") or self.name.startswith("//") or self.name == "/"
+                or posixpath.normpath(self.name) != self.name or "\0" in self.name):
+            raise ValueError(f"tar entry name {self.name!r} is not a normalised absolute path")
+        if self.kind is EntryKind.FILE and self.source is None:
+            raise ValueError(f"tar entry {self.name!r} is a file without a source")
+
+
+@dataclass(frozen=True)
+class LocalBlob(BlobSource):
+    """A layer blob stored in a local file."""
+
+    path: Path
+    digest: str
+
+    def open_blob(self, digest: str) -> AbstractContextManager[BinaryIO]:
+        if digest != self.digest:
+            raise ValueError(f"{self.path} holds blob {self.digest}, not {digest}")
+        return self.path.open("rb")
+
+    def describe(self) -> str:
+        return str(self.path)
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+class _NormalisedTarInfo(tarfile.TarInfo):
+    """tarfile appends "/" to directory names when encoding them; the lifecycle does not."""
+
+    def get_info(self) -> Mapping[str, str | int | bytes | Mapping[str, str]]:
+        return {**super().get_info(), "name": self.name}
+
+
+class _LayerSink:
+    """Takes tar bytes; hashes them, optionally gzips, hashes the blob and writes it out.
+
+    Small writes (headers, padding) are gathered into one buffer so the compressor and the
+    hashes see large chunks; a write of a full chunk or more passes straight through. An
+    uncompressed blob is the tar itself, so its digest is the diffID and is hashed once.
+    """
+
+    def __init__(self, blob_file: BinaryIO, compress: bool) -> None:
+        self._blob_file = blob_file
+        self._diff_hash = hashlib.sha256()
+        self._tar_size = 0
+        self._pending = bytearray()
+        self._compressor = (isal_zlib.compressobj(GZIP_LEVEL, isal_zlib.DEFLATED,
+                                                  -isal_zlib.MAX_WBITS) if compress else None)
+        self._gzip_hash = hashlib.sha256()
+        self._gzip_size = 0
+        self._crc = 0
+        if compress:
+            self._emit_gzip(_GZIP_HEADER)
+
+    def write(self, data: bytes) -> None:
+        if len(data) >= _CHUNK:
+            self._flush_pending()
+            self._process(data)
+            return
+        self._pending += data
+        if len(self._pending) >= _CHUNK:
+            self._flush_pending()
+
+    def finish(self) -> tuple[str, str, int]:
+        """Ends the stream; returns (diffID, blob digest, blob size)."""
+        self._flush_pending()
+        diff_id = "sha256:" + self._diff_hash.hexdigest()
+        if self._compressor is None:
+            return diff_id, diff_id, self._tar_size
+        self._emit_gzip(self._compressor.flush())
+        self._emit_gzip(self._crc.to_bytes(4, "little")
+                        + (self._tar_size & 0xFFFFFFFF).to_bytes(4, "little"))
+        return diff_id, "sha256:" + self._gzip_hash.hexdigest(), self._gzip_size
+
+    def _flush_pending(self) -> None:
+        if self._pending:
+            self._process(self._pending)
+            self._pending = bytearray()
+
+    def _process(self, tar_bytes: bytes | bytearray) -> None:
+        self._diff_hash.update(tar_bytes)
+        self._tar_size += len(tar_bytes)
+        if self._compressor is None:
+            self._blob_file.write(tar_bytes)
+            return
+        self._crc = isal_zlib.crc32(tar_bytes, self._crc)
+        self._emit_gzip(self._compressor.compress(tar_bytes))
+
+    def _emit_gzip(self, gzip_bytes: bytes) -> None:
+        self._gzip_hash.update(gzip_bytes)
+        self._blob_file.write(gzip_bytes)
+        self._gzip_size += len(gzip_bytes)
+
+
+def _header(entry: TarEntry) -> bytes:
+    info = _NormalisedTarInfo(entry.name)
+    info.type = entry.kind.value
+    info.mode = entry.mode
+    info.uid, info.gid = entry.uid, entry.gid
+    info.uname = info.gname = ""
+    info.mtime = NORMALISED_MTIME
+    info.size = entry.size if entry.kind is EntryKind.FILE else 0
+    info.linkname = entry.link_target
+    # surrogateescape + PAX: a name that is not valid UTF-8 is stored as its raw bytes.
+    return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+
+
+def _write_contents(sink: _LayerSink, source: Path, size: int) -> None:
+    try:
+        with source.open("rb", buffering=0) as contents:
+            remaining = size
+            while remaining:
+                chunk = contents.read(min(_CHUNK, remaining))
+                if not chunk:
+                    raise ArchiveError(f"cannot read '{_display(source)}': it shrank while "
+                                       f"being archived")
+                sink.write(chunk)
+                remaining -= len(chunk)
+            if contents.read(1):
+                raise ArchiveError(f"cannot read '{_display(source)}': it grew while being "
+                                   f"archived")
+    except OSError as err:
+        raise ArchiveError(f"cannot read '{_display(source)}': {err.strerror or err}") from None
+    sink.write(bytes(-size % _BLOCK))
+
+
+def write_layer(entries: Iterable[TarEntry], workdir: Path, compress: bool) -> Layer:
+    """Writes ``entries`` as one layer blob in ``workdir`` (gzip-compressed if ``compress``)."""
+    fd, temp_name = tempfile.mkstemp(dir=workdir, prefix=".layer-")
+    try:
+        with os.fdopen(fd, "wb") as blob_file:
+            sink = _LayerSink(blob_file, compress)
+            for entry in entries:
+                sink.write(_header(entry))
+                if entry.kind is EntryKind.FILE and entry.source is not None:
+                    _write_contents(sink, entry.source, entry.size)
+            sink.write(_END_OF_ARCHIVE)
+            diff_id, digest, size = sink.finish()
+        # Named by digest: a layer built twice in one export is stored once.
+        blob_path = workdir / f"blob-{digest.removeprefix('sha256:')}"
+        os.replace(temp_name, blob_path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+    return Layer(digest=digest, diff_id=diff_id, size=size,
+                 media_type=OCI_LAYER_GZIP if compress else OCI_LAYER_TAR,
+                 source=LocalBlob(blob_path, digest))
+
+
+# -- entries from the file system ------------------------------------------------------------
+
+def _display(path: str | Path) -> str:
+    """A path for messages: bytes that are not UTF-8 are shown as \\x escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _absolute(path: Path) -> str:
+    # abspath keeps POSIX's special leading "//"; on Linux it is the same directory as "/".
+    return "/" + os.path.abspath(path).lstrip("/")
+
+
+def _lstat(path: str) -> os.stat_result:
+    try:
+        return os.lstat(path)
+    except OSError as err:
+        raise ArchiveError(f"cannot read '{_display(path)}': {err.strerror or err}") from None
+
+
+def _sorted_children(directory: str) -> list[str]:
+    try:
+        names = os.listdir(directory)
+    except OSError as err:
+        raise ArchiveError(f"cannot read '{_display(directory)}': {err.strerror or err}") from None
+    return [posixpath.join(directory, name) for name in sorted(names, key=os.fsencode)]
+
+
+def _walk(root: str) -> Iterator[tuple[str, os.stat_result]]:
+    """Pre-order walk of ``root``, children sorted bytewise, symlinks not followed."""
+    pending: list[Iterator[str]] = [iter([root])]
+    while pending:
+        path = next(pending[-1], None)
+        if path is None:
+            pending.pop()
+            continue
+        status = _lstat(path)
+        yield path, status
+        if stat.S_ISDIR(status.st_mode):
+            pending.append(iter(_sorted_children(path)))
+
+
+def _root_dir(name: str) -> TarEntry:
+    return TarEntry(name, EntryKind.DIRECTORY, PARENT_DIR_MODE)
+
+
+def _parent_dirs(path: str) -> list[TarEntry]:
+    """Root-owned entries for the directories above ``path``, outermost first, without "/"."""
+    parents: list[TarEntry] = []
+    parent = posixpath.dirname(path)
+    while parent != "/":
+        parents.append(_root_dir(parent))
+        parent = posixpath.dirname(parent)
+    return parents[::-1]
+
+
+def _unsupported_kind(mode: int) -> str:
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISFIFO(mode):
+        return "named pipe (FIFO)"
+    if stat.S_ISCHR(mode):
+        return "character device"
+    if stat.S_ISBLK(mode):
+        return "block device"
+    return "unknown file type"
+
+
+class _EntryMaker:
+    """Turns walked paths into entries for one layer, remembering hard links within it."""
+
+    def __init__(self, uid: int, gid: int, on_skip: OnSkip) -> None:
+        self._uid, self._gid, self._on_skip = uid, gid, on_skip
+        self._first_name_of_inode: dict[tuple[int, int], str] = {}
+
+    def entry(self, path: str, status: os.stat_result) -> TarEntry | None:
+        mode = stat.S_IMODE(status.st_mode)  # permission bits plus setuid/setgid/sticky
+        if stat.S_ISDIR(status.st_mode):
+            return TarEntry(path, EntryKind.DIRECTORY, mode, self._uid, self._gid)
+        if stat.S_ISLNK(status.st_mode):
+            try:
+                target = os.readlink(path)
+            except OSError as err:
+                raise ArchiveError(f"cannot read '{_display(path)}': "
+                                   f"{err.strerror or err}") from None
+            return TarEntry(path, EntryKind.SYMLINK, mode, self._uid, self._gid,
+                            link_target=target)
+        if stat.S_ISREG(status.st_mode):
+            if status.st_nlink > 1:
+                first = self._first_name_of_inode.setdefault((status.st_dev, status.st_ino), path)
+                if first != path:
+                    return TarEntry(path, EntryKind.HARDLINK, mode, self._uid, self._gid,
+                                    link_target=first)
+            return TarEntry(path, EntryKind.FILE, mode, self._uid, self._gid,
+                            source=Path(path), size=status.st_size)
+        self._on_skip(Path(path), f"unsupported file type: {_unsupported_kind(status.st_mode)}")
+        return None
+
+    def entries(self, walked: Iterable[tuple[str, os.stat_result]]) -> Iterator[TarEntry]:
+        for path, status in walked:
+            entry = self.entry(path, status)
+            if entry is not None:
+                yield entry
+
+
+# -- the layers the exporter builds ----------------------------------------------------------
+
+def dir_layer(source: Path, uid: int, gid: int, workdir: Path, compress: bool,
+              on_skip: OnSkip) -> Layer:
+    """A layer of ``source`` at its absolute path, with its parent directories."""
+    root = _absolute(source)
+    entries = _EntryMaker(uid, gid, on_skip).entries(_walk(root))
+    return write_layer(itertools.chain(_parent_dirs(root), entries), workdir, compress)
+
+
+def launcher_layer(launcher_file: Path, workdir: Path, compress: bool) -> Layer:
+    """``/cnb/lifecycle/launcher`` (root, 0755) with the contents of ``launcher_file``."""
+    try:
+        status = os.stat(launcher_file)
+    except OSError as err:
+        raise ArchiveError(f"cannot read launcher '{_display(launcher_file)}': "
+                           f"{err.strerror or err}") from None
+    if not stat.S_ISREG(status.st_mode):
+        raise ArchiveError(f"cannot read launcher '{_display(launcher_file)}': not a file")
+    entries = [_root_dir("/cnb"), _root_dir("/cnb/lifecycle"),
+               TarEntry(LAUNCHER_PATH, EntryKind.FILE, 0o755, source=launcher_file,
+                        size=status.st_size)]
+    return write_layer(entries, workdir, compress)
+
+
+def process_types_layer(types: Sequence[str], workdir: Path, compress: bool) -> Layer:
+    """``/cnb/process/<type>`` → the launcher, one root-owned symlink per type, in order.
+
+    Raises ValueError for an empty type, one containing any of ``/><:|&\\``, or one that is
+    not a plain name (``.``, ``..``, a NUL byte).
+    """
+    entries = [_root_dir("/cnb"), _root_dir(PROCESS_DIR)]
+    for process_type in types:
+        if not process_type:
+            raise ValueError("type is required for all processes")
+        if any(char in FORBIDDEN_PROCESS_TYPE_CHARACTERS for char in process_type):
+            raise ValueError(f"invalid process type '{process_type}': type may not contain "
+                             f"characters '{FORBIDDEN_PROCESS_TYPE_CHARACTERS}'")
+        if process_type in (".", "..") or "\0" in process_type:
+            raise ValueError(f"invalid process type {process_type!r}: not a file name")
+        entries.append(TarEntry(f"{PROCESS_DIR}/{process_type}", EntryKind.SYMLINK, 0o755,
+                                link_target=LAUNCHER_PATH))
+    return write_layer(entries, workdir, compress)
+
+
+# -- app slices ------------------------------------------------------------------------------
+
+def app_slice_layers(app_dir: Path, slices: Sequence[Sequence[str]], uid: int, gid: int,
+                     workdir: Path, compress: bool, on_skip: OnSkip) -> list[Layer]:
+    """``len(slices) + 1`` layers of the app dir (lifecycle-reference §7.3).
+
+    Slice *n* holds what its globs match (relative to the app dir, Go ``filepath.Match``
+    syntax; a matched directory brings its subtree) that no earlier slice took, plus the
+    matched entries' parent directories up to the app dir. The last layer holds the rest.
+    A layer with nothing in it is an empty tar; otherwise it starts with the app dir's parent
+    directories. Entries are sorted bytewise by name; no file is deleted.
+    """
+    tree = _AppTree(_absolute(app_dir))
+    taken = [tree.take_slice(globs) for globs in slices]
+    taken.append(tree.take_rest())
+    return [tree.write(paths, uid, gid, workdir, compress, on_skip) for paths in taken]
+
+
+class _AppTree:
+    """The app dir walked once, with what the slices have consumed so far."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self._status: dict[str, os.stat_result] = {}
+        self._children: dict[str, list[str]] = {}
+        for path, status in _walk(root):
+            self._status[path] = status
+            if path != root:
+                self._children.setdefault(posixpath.dirname(path), []).append(path)
+        self._consumed: set[str] = set()
+
+    def take_slice(self, globs: Sequence[str]) -> set[str]:
+        matched: set[str] = set()
+        for pattern in globs:
+            for path in self._glob(pattern):
+                self._take_subtree(path, matched)
+        parents = {parent for path in matched for parent in self._parents_in_app(path)}
+        parents -= matched
+        # Deepest first, so a directory is judged after its children have been.
+        for directory in sorted(parents, key=lambda path: path.count("/"), reverse=True):
+            if all(child in self._consumed for child in self._children.get(directory, ())):
+                self._consumed.add(directory)
+        return matched | parents
+
+    def take_rest(self) -> set[str]:
+        rest = self._status.keys() - self._consumed
+        self._consumed.update(rest)
+        return rest
+
+    def write(self, paths: set[str], uid: int, gid: int, workdir: Path, compress: bool,
+              on_skip: OnSkip) -> Layer:
+        if not paths:
+            return write_layer([], workdir, compress)
+        ordered = sorted(paths, key=os.fsencode)
+        entries = _EntryMaker(uid, gid, on_skip).entries(
+            (path, self._status[path]) for path in ordered)
+        return write_layer(itertools.chain(_parent_dirs(self.root), entries), workdir,
+                           compress)
+
+    def _take_subtree(self, top: str, matched: set[str]) -> None:
+        pending = [top]
+        while pending:
+            path = pending.pop()
+            if path in self._consumed:
+                continue
+            self._consumed.add(path)
+            matched.add(path)
+            pending.extend(self._children.get(path, ()))
+
+    def _parents_in_app(self, path: str) -> Iterator[str]:
+        while path != self.root:
+            path = posixpath.dirname(path)
+            yield path
+
+    def _glob(self, pattern: str) -> list[str]:
+        # Like Go's filepath.Glob(filepath.Join(app, pattern)): the joined pattern is cleaned,
+        # and only walked entries count (nothing behind a symlink, nothing outside the app).
+        # Unlike it, a pattern that climbs out of the app dir matches nothing.
+        joined = posixpath.normpath(f"{self.root}/{pattern}")
+        if joined == self.root:
+            return [self.root]
+        if not joined.startswith(self.root + "/"):
+            return []
+        components = [_component_regex(part, pattern)
+                      for part in joined[len(self.root) + 1:].split("/")]
+        matches = []
+        for path in self._status:
+            parts = path[len(self.root) + 1:].split("/")
+            if path != self.root and len(parts) == len(components) and all(
+                    regex.fullmatch(part) for regex, part in zip(components, parts, strict=True)):
+                matches.append(path)
+        return matches
+
+
+def _component_regex(component: str, pattern: str) -> re.Pattern[str]:
+    """One path component of a Go ``filepath.Match`` pattern as a regular expression.
+
+    ``*`` any run of characters, ``?`` one character, ``[a-z]`` / ``[^a-z]`` classes, ``\\``
+    escapes the next character. Malformed patterns raise :class:`ArchiveError`, as Go's
+    ``ErrBadPattern``.
+    """
+    bad = ArchiveError(f"bad pattern for glob path '{pattern}'")
+    regex: list[str] = []
+    index = 0
+
+    def class_char() -> str:
+        # Go's getEsc: "-" and "]" must be escaped, and a class must be closed.
+        nonlocal index
+        if index >= len(component) or component[index] in "-]":
+            raise bad
+        if component[index] == "\\":
+            index += 1
+            if index >= len(component):
+                raise bad
+        index += 1
+        if index >= len(component):
+            raise bad
+        return component[index - 1]
+
+    while index < len(component):
+        char = component[index]
+        index += 1
+        if char == "*":
+            regex.append(".*")
+        elif char == "?":
+            regex.append(".")
+        elif char == "\\":
+            if index >= len(component):
+                raise bad
+            regex.append(re.escape(component[index]))
+            index += 1
+        elif char == "[":
+            negated = index < len(component) and component[index] == "^"
+            if negated:
+                index += 1
+            ranges: list[str] = []
+            first = True
+            while first or component[index] != "]":
+                first = False
+                low = high = class_char()
+                if component[index] == "-":
+                    index += 1
+                    high = class_char()
+                if low <= high:  # Go accepts a reversed range; it matches nothing
+                    ranges.append(f"{re.escape(low)}-{re.escape(high)}")
+            index += 1
+            if ranges:
+                regex.append(f"[{'^' if negated else ''}{''.join(ranges)}]")
+            else:
+                regex.append("." if negated else "(?!)")
+        else:
+            regex.append(re.escape(char))
+    return re.compile("".join(regex), re.DOTALL)
