@@ -83,7 +83,10 @@ def export(inputs: ExporterInputs) -> None:
 
     with tempfile.TemporaryDirectory(prefix="cnb-export-") as workdir:
         builder = LayerBuilder(Path(workdir), store.compress_layers, inputs, previous)
-        image, label = compose(inputs, local, run_image, builder)
+        try:
+            image, label = compose(inputs, local, run_image, builder)
+        except archive.ArchiveError as err:
+            raise LifecycleError("export", err, ExitCode.EXPORT_FAILED) from None
         save(inputs, store, image, run_image, label)
 
 
@@ -251,8 +254,8 @@ class LayerBuilder:
                 layer = archive.dir_layer(buildpack.directory / meta.name, self.inputs.uid,
                                           self.inputs.gid, self.workdir, self.compress,
                                           self._warn_skipped)
-                sha = self.add_or_reuse(layer_id, layer, frozenset({previous_sha} if previous_sha else ()),
-                                        history)
+                previous_shas = frozenset({previous_sha} if previous_sha else ())
+                sha = self.add_or_reuse(layer_id, layer, previous_shas, history)
             else:
                 sha = self._reuse_without_contents(layer_id, meta, previous_sha, history)
             recorded[meta.name] = meta.to_json(sha)

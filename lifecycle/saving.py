@@ -48,7 +48,8 @@ def report_and_check(report_path: Path, result: SaveResult, refs: Sequence[Refer
                      names: Sequence[str], run_image: Mapping[str, Any], action: str,
                      code: ExitCode) -> None:
     """Write report.toml (atomically), then fail if any name could not be saved."""
-    saved = [name for name, ref in zip(names, refs, strict=True) if failure(result, name, ref) is None]
+    saved = [name for name, ref in zip(names, refs, strict=True)
+             if failure(result, name, ref) is None]
     image: dict[str, Any] = {"tags": saved}
     if result.digest:
         image["digest"] = result.digest
