@@ -11,6 +11,7 @@ Order of work, so that a bad input can never leave a half-made image behind:
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -218,7 +219,8 @@ class LayerBuilder:
         self.additions: list[tuple[Layer, str]] = []
 
     def _warn_skipped(self, path: Path, why: str) -> None:
-        get_logger().warning(f"Skipping '{path}': {why}")
+        shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+        get_logger().warning(f"Skipping '{shown}': {why}")
 
     def add_or_reuse(self, layer_id: str, layer: Layer, previous_shas: frozenset[str],
                      history: str) -> str:

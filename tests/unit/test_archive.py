@@ -9,11 +9,15 @@ import os
 import posixpath
 import shutil
 import socket
+import stat
 import tarfile
 import tempfile
 import tracemalloc
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -309,6 +313,11 @@ def test_vanished_file_names_the_path_and_leaves_nothing(tmp_path: Path, workdir
     assert list(workdir.iterdir()) == []
 
 
+def test_unwritable_workdir_is_an_archive_error(tmp_path: Path) -> None:
+    with pytest.raises(ArchiveError, match=f"cannot write a layer in '{tmp_path}/missing'"):
+        archive.write_layer([], tmp_path / "missing", True)
+
+
 @pytest.mark.parametrize(("real_size", "word"), [(2, "shrank"), (4, "grew")])
 def test_file_changing_size_is_an_error(tmp_path: Path, workdir: Path, real_size: int,
                                         word: str) -> None:
@@ -500,25 +509,91 @@ def test_slice_skips_special_files_with_a_warning(app_dir: Path, workdir: Path) 
 
 # -- properties ------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Link:
+    target: bytes
+
+
 file_names = st.binary(min_size=1, max_size=12).filter(
     lambda name: b"/" not in name and b"\0" not in name and name not in (b".", b".."))
-trees = st.recursive(
-    st.binary(max_size=64),                                       # a file's contents
-    lambda children: st.dictionaries(file_names, children, max_size=4),  # a directory
-    max_leaves=12)
+leaves = st.binary(max_size=64) | st.builds(Link, st.binary(min_size=1, max_size=16).filter(
+    lambda target: b"\0" not in target))
+trees = st.dictionaries(file_names, st.recursive(
+    leaves, lambda children: st.dictionaries(file_names, children, max_size=4), max_leaves=12),
+    max_size=5)
+patterns = st.lists(st.lists(st.sampled_from(
+    ["*", "*/*", "?", "[a-m]*", "[^a-m]*", "../*", "..", ".", "*/../*", "\xff*"]),
+    max_size=3), max_size=3)
 
 
-def create(root: bytes, tree: dict[bytes, object], reverse: bool) -> None:
-    """Creates ``tree`` under ``root``, in reversed name order if asked (listing order)."""
+def create(root: bytes, tree: dict[bytes, Any], reverse: bool) -> None:
+    """Creates ``tree`` under ``root``, in reversed name order if asked."""
     os.mkdir(root)
     for name in sorted(tree, reverse=reverse):
         child, path = tree[name], root + b"/" + name
         if isinstance(child, dict):
             create(path, child, reverse)
+        elif isinstance(child, Link):
+            os.symlink(child.target, path)
         else:
-            assert isinstance(child, bytes)
             with open(path, "wb") as file:
                 file.write(child)
 
 
-@contextlib_dir := None or None  # placeholder removed below
+def walked(root: bytes) -> set[bytes]:
+    found = {root}
+    for directory, dirs, files in os.walk(root):
+        found.update(os.path.join(directory, name) for name in [*dirs, *files])
+    return found
+
+
+@contextmanager
+def scratch() -> Iterator[tuple[bytes, Path]]:
+    """A fresh source path (as bytes, to create odd names) and work dir."""
+    with tempfile.TemporaryDirectory() as base:
+        work = Path(base) / "work"
+        work.mkdir()
+        yield os.fsencode(base) + b"/src", work
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tree=trees)
+def test_property_layer_does_not_depend_on_creation_order(tree: dict[bytes, Any]) -> None:
+    with scratch() as (source, work):
+        layers = []
+        for reverse in (False, True):
+            create(source, tree, reverse)
+            layers.append(archive.dir_layer(Path(os.fsdecode(source)), 7, 8, work, True,
+                                            no_skips))
+            shutil.rmtree(source)
+        assert layers[0].diff_id == layers[1].diff_id
+        assert layers[0].digest == layers[1].digest
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tree=trees, slices=patterns)
+def test_property_no_entry_escapes_and_slices_partition(tree: dict[bytes, Any],
+                                                        slices: list[list[str]]) -> None:
+    with scratch() as (source, work):
+        create(source, tree, reverse=False)
+        on_disk = walked(source)
+        parents = {os.fsencode(parent) for parent in Path(os.fsdecode(source)).parents} - {b"/"}
+
+        def stored(layer: Layer) -> list[bytes]:
+            listed = [os.fsencode(name) for name in names(layer)]
+            for name in listed:
+                assert posixpath.normpath(name) == name and name.startswith(b"/")
+                assert name in on_disk or name in parents
+            return listed
+
+        layer = archive.dir_layer(Path(os.fsdecode(source)), 0, 0, work, False, no_skips)
+        assert set(stored(layer)) == on_disk | parents
+
+        sliced = archive.app_slice_layers(Path(os.fsdecode(source)), slices, 0, 0, work, False,
+                                          no_skips)
+        assert len(sliced) == len(slices) + 1
+        everywhere = [name for layer in sliced for name in stored(layer)]
+        assert set(everywhere) == on_disk | parents
+        non_dirs = [name for name in everywhere
+                    if not stat.S_ISDIR(os.lstat(name).st_mode)]
+        assert len(non_dirs) == len(set(non_dirs))   # every file in exactly one slice
