@@ -1,0 +1,65 @@
+"""An in-memory ImageStore for fast unit tests of the phases' logic.
+
+Anything that claims to push to a registry or load into a daemon is tested against the real
+thing in tests/integration; this fake only lets the phase logic (labels, reuse decisions,
+checks, errors) be exercised in milliseconds.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field, replace
+from typing import BinaryIO
+
+from lifecycle.backends.base import Access, ImageNotFound
+from lifecycle.image.model import Image, SaveResult, StoredImage
+from lifecycle.reference import Reference
+
+
+@dataclass
+class MemoryBlobs:
+    blobs: dict[str, bytes] = field(default_factory=dict)
+
+    def open_blob(self, digest: str) -> AbstractContextManager[BinaryIO]:
+        return io.BytesIO(self.blobs[digest])
+
+    def describe(self) -> str:
+        return "memory"
+
+
+@dataclass
+class MemoryStore:
+    kind: str = "registry"
+    compress_layers: bool = True
+    images: dict[str, Image] = field(default_factory=dict)
+    blobs: MemoryBlobs = field(default_factory=MemoryBlobs)
+    uploaded: list[str] = field(default_factory=list)
+    denied: set[str] = field(default_factory=set)
+
+    def check_read_access(self, ref: Reference) -> Access:
+        if ref.name in self.denied:
+            return Access(False, "access denied (HTTP 401)")
+        return Access(True, "readable") if ref.name in self.images else Access(False, "not found")
+
+    def read(self, ref: Reference) -> StoredImage:
+        if ref.name not in self.images:
+            raise ImageNotFound(f"image '{ref}' not found")
+        image = self.images[ref.name]
+        return StoredImage(image, f"{ref.context}@{image.digest()}", image.digest())
+
+    def write(self, image: Image, refs: Sequence[Reference]) -> SaveResult:
+        layers = []
+        for layer in image.layers:
+            if layer.digest not in self.blobs.blobs:
+                assert layer.source is not None
+                with layer.source.open_blob(layer.digest) as stream:
+                    self.blobs.blobs[layer.digest] = stream.read()
+                self.uploaded.append(layer.digest)
+            layers.append(replace(layer, source=self.blobs))
+        stored = replace(image, layers=tuple(layers))
+        for ref in refs:
+            self.images[ref.name] = stored
+        return SaveResult(digest=image.digest(), manifest_size=len(image.manifest_bytes()),
+                          saved=tuple(ref.name for ref in refs))
