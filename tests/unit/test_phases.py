@@ -20,7 +20,8 @@ from lifecycle.samplebuild import SampleBuild, write_sample_build
 from tests.unit.memory_store import MemoryStore
 
 APP = "reg.io/apps/web:latest"
-STACK = '[run-image]\nimage = "canonical.io/run:v1"\nmirrors = ["other.io/run:v1", "reg.io/run:v1"]\n'
+STACK = ('[run-image]\nimage = "canonical.io/run:v1"\n'
+         'mirrors = ["other.io/run:v1", "reg.io/run:v1"]\n')
 
 
 def run_image(tmp_path: Path, version: str, stack_id: str = "io.example.stack") -> Image:
