@@ -148,7 +148,7 @@ def resolve_run_image(inputs: ExporterInputs, store: ImageStore) -> RunImage:
     stack = files.read_stack(inputs.stack_path)
     recorded = stack or files.RunImageMetadata()
     if inputs.run_image:
-        name, reason = inputs.run_image, "given explicitly (-run-image)"
+        name, reason = inputs.run_image, "given with -run-image"
         logger.info(f"Using run image '{name}' ({reason})")
     else:
         if not recorded.image:

@@ -88,7 +88,7 @@ def choose_run_image(inputs: RebaserInputs, store: ImageStore, app_ref: Referenc
                      label: files.LifecycleLabel) -> tuple[str, str]:
     logger = get_logger()
     if inputs.run_image:
-        reason = "given explicitly (-run-image)"
+        reason = "given with -run-image"
         logger.info(f"Using run image '{inputs.run_image}' ({reason})")
         return inputs.run_image, reason
     recorded = label.run_image()
