@@ -6,6 +6,8 @@ of the program, and a registry export never needs it.
 
 from __future__ import annotations
 
+import os
+
 from lifecycle.backends.base import ImageStore
 from lifecycle.platform.inputs import Target
 
@@ -17,5 +19,6 @@ def open_store(target: Target) -> ImageStore:
     if target.layout_dir is not None:
         from lifecycle.backends.layout import LayoutStore
         return LayoutStore(target.layout_dir)
+    from lifecycle.backends.auth import Keychain
     from lifecycle.backends.registry import RegistryStore
-    return RegistryStore(insecure_registries=target.insecure_registries)
+    return RegistryStore(target.insecure_registries, Keychain.from_environment(os.environ))

@@ -24,7 +24,8 @@ from lifecycle.image.model import (
 DEFAULT_PLATFORM = ("linux", "amd64")
 
 FetchDocument = Callable[[str, str], bytes]
-"""(digest, what) -> bytes of a manifest or config blob, verified against the digest."""
+"""(digest, what) -> bytes of a manifest (resolve_manifest) or of a config blob
+(image_from_manifest), verified against the digest."""
 
 
 def parse_json(data: bytes, what: str) -> dict[str, Any]:

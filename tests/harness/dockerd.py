@@ -1,0 +1,1 @@
+"""pytest plugin for the Docker Engine tests (see issue: daemon target)."""

@@ -1,0 +1,38 @@
+"""pytest plugin: real registries for the integration tests (started once per session).
+
+``registries.one`` is addressed as ``127.0.0.1:<port>`` and ``registries.two`` as
+``localhost:<port>``: two different registry strings, so mirror selection is tested for
+real. ``registries.locked`` answers 401 to anyone without its credentials.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.harness.services import Registry, ensure_commands, start_registry
+
+
+@dataclass(frozen=True)
+class Registries:
+    one: Registry
+    two: Registry
+    locked: Registry
+
+
+@pytest.fixture(scope="session")
+def registries(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registries]:
+    ensure_commands(["docker-registry", "skopeo"], ["docker-registry", "skopeo"])
+    root: Path = tmp_path_factory.mktemp("registries")
+    started: list[Registry] = []
+    try:
+        for name, host, credentials in (("one", "127.0.0.1", None), ("two", "localhost", None),
+                                        ("locked", "127.0.0.1", ("tester", "s3cret-pass"))):
+            started.append(start_registry(root / name, host, credentials))
+        yield Registries(*started)
+    finally:
+        for registry in started:
+            registry.stop()

@@ -1,0 +1,162 @@
+"""Installing and running the real services the tests use, without pytest.
+
+Used by the pytest plugins in this package and by the benchmarks under bench/. Every process
+gets its own port, data directory and log file, is waited for with a bound, and is stopped
+by PID.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+_apt_updated = False
+
+
+class ServiceError(RuntimeError):
+    pass
+
+
+def ensure_commands(commands: Sequence[str], packages: Sequence[str]) -> None:
+    """Install Debian ``packages`` when any of ``commands`` is missing (root on Debian only)."""
+    global _apt_updated
+    if all(shutil.which(c) for c in commands):
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        raise ServiceError(f"the tests need {', '.join(commands)}: install the Debian "
+                           f"packages {' '.join(packages)} (apt-get install -y ...) and retry")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    if not _apt_updated:
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, timeout=600)
+        _apt_updated = True
+    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
+                   check=True, env=env, timeout=900, stdout=subprocess.DEVNULL)
+    missing = [c for c in commands if not shutil.which(c)]
+    if missing:
+        raise ServiceError(f"installing {' '.join(packages)} did not provide {missing}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(ready: Callable[[], bool], what: str, timeout: float,
+               process: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise ServiceError(f"{what} exited with {process.returncode} while starting")
+        try:
+            if ready():
+                return
+        except (OSError, requests.RequestException):
+            pass
+        time.sleep(0.1)
+    raise ServiceError(f"{what} was not ready after {timeout:.0f} s")
+
+
+def stop_process(process: subprocess.Popen[bytes], grace: float = 10) -> None:
+    """SIGTERM by PID, wait, then SIGKILL."""
+    if process.poll() is not None:
+        return
+    os.kill(process.pid, signal.SIGTERM)
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(grace)
+
+
+@dataclass
+class Registry:
+    """A running distribution registry (Debian ``docker-registry``) on 127.0.0.1."""
+
+    host: str                      # the registry string tests use, e.g. "localhost:41234"
+    port: int
+    directory: Path
+    process: subprocess.Popen[bytes]
+    credentials: tuple[str, str] | None = None
+
+    @property
+    def log_path(self) -> Path:
+        return self.directory / "registry.log"
+
+    def requests_seen(self) -> list[tuple[str, str]]:
+        """(method, URI) of every request the registry has answered so far."""
+        seen = []
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            if "response completed" not in line:
+                continue
+            method = _log_field(line, "http.request.method")
+            uri = _log_field(line, "http.request.uri")
+            if method and uri:
+                seen.append((method, uri))
+        return seen
+
+    def blob_requests(self, method: str) -> list[str]:
+        return [uri for m, uri in self.requests_seen() if m == method and "/blobs/" in uri]
+
+    def stop(self) -> None:
+        stop_process(self.process)
+
+
+def _log_field(line: str, name: str) -> str:
+    marker = f"{name}="
+    start = line.find(marker)
+    if start < 0:
+        return ""
+    value = line[start + len(marker):]
+    if value.startswith('"'):
+        return value[1:value.index('"', 1)]
+    return value.split(" ", 1)[0]
+
+
+def start_registry(directory: Path, host_name: str = "127.0.0.1",
+                   credentials: tuple[str, str] | None = None) -> Registry:
+    """Start ``docker-registry serve`` on a free loopback port.
+
+    ``host_name`` is how clients address it (``127.0.0.1`` or ``localhost``), so two
+    registries can have different registry strings. With ``credentials`` every request
+    needs HTTP Basic auth (htpasswd, bcrypt).
+    """
+    ensure_commands(["docker-registry"], ["docker-registry"])
+    directory.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    auth = ""
+    if credentials is not None:
+        import bcrypt
+        user, password = credentials
+        hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()
+        (directory / "htpasswd").write_text(f"{user}:{hashed}\n")
+        auth = (f"auth:\n  htpasswd:\n    realm: test-realm\n"
+                f"    path: {directory / 'htpasswd'}\n")
+    config = directory / "config.yml"
+    config.write_text(
+        "version: 0.1\n"
+        "log:\n  level: info\n  formatter: text\n  accesslog:\n    disabled: true\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {directory / 'data'}\n"
+        "  delete:\n    enabled: true\n  maintenance:\n    uploadpurging:\n      enabled: false\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+        + auth)
+    log = (directory / "registry.log").open("wb")
+    process = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=log,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    registry = Registry(f"{host_name}:{port}", port, directory, process, credentials)
+    try:
+        wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/v2/", timeout=1).status_code
+                   in (200, 401), f"registry on port {port}", 20, process)
+    except ServiceError:
+        registry.stop()
+        raise ServiceError(f"registry did not start; its log: {registry.log_path}") from None
+    return registry
