@@ -287,14 +287,18 @@ class RegistryStore:
         if source is None:
             raise BackendError(f"layer {digest} for {repo} has no source to copy it from")
         location = urljoin(repo.url(""), started.headers["Location"])
-        with source.open_blob(digest) as stream:
-            if size <= CHUNK_SIZE:
-                final = self.client.request("PUT", repo, _with_digest(location, digest), scope,
-                                            headers={"Content-Type": "application/octet-stream",
-                                                     "Content-Length": str(size)},
-                                            data=stream.read(), replayable=True)
-            else:
-                final = self._upload_chunks(repo, scope, location, digest, stream)
+        try:
+            with source.open_blob(digest) as stream:
+                if size <= CHUNK_SIZE:
+                    final = self.client.request(
+                        "PUT", repo, _with_digest(location, digest), scope, data=stream.read(),
+                        headers={"Content-Type": "application/octet-stream",
+                                 "Content-Length": str(size)})
+                else:
+                    final = self._upload_chunks(repo, scope, location, digest, stream)
+        except OSError as err:
+            raise BackendError(f"cannot read blob {digest} from {source.describe()} for "
+                               f"{repo}: {err}") from None
         if final.status_code not in (201, 204):
             raise BackendError(f"cannot upload blob {digest} to {repo}: "
                                f"{_failure('finish upload', final)}")
