@@ -15,4 +15,3 @@ RUN chmod 0755 /cnb/lifecycle/* \
  && ln -s /cnb/lifecycle/exporter /lifecycle/exporter \
  && ln -s /cnb/lifecycle/rebaser /lifecycle/rebaser \
  && ln -s /cnb/lifecycle/launcher /lifecycle/launcher
-ENV CNB_MIRRORS_PATH=/buildpacks/stack.toml
