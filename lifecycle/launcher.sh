@@ -72,10 +72,10 @@ apply_env_dir() {
   done
 }
 
+# Only launch layers are exported, so every layer directory in the image is one.
 for layer in "$layers"/*/*/; do
   layer="${layer%/}"
-  [ -f "$layer.toml" ] || continue
-  grep -Eq '^[[:space:]]*launch[[:space:]]*=[[:space:]]*true' "$layer.toml" || continue
+  [ -d "$layer" ] || continue
   [ -d "$layer/bin" ] && PATH="$layer/bin:$PATH"
   [ -d "$layer/lib" ] && export LD_LIBRARY_PATH="$layer/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   [ -d "$layer/env" ] && apply_env_dir "$layer/env"

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from lifecycle.backends import open_store
-from lifecycle.backends.base import BackendError, ImageNotFound, ImageStore
+from lifecycle.backends.base import BackendError, ImageStore
 from lifecycle.cli import run_phase
 from lifecycle.image import mutate
 from lifecycle.image.model import Image, StoredImage
@@ -67,8 +67,6 @@ def rebase(inputs: RebaserInputs) -> None:
 def read_app_image(store: ImageStore, ref: Reference) -> StoredImage:
     try:
         return store.read(ref)
-    except ImageNotFound:
-        raise fail(f"access image to rebase '{ref}'", "image not found") from None
     except BackendError as err:
         raise fail(f"access image to rebase '{ref}'", err) from None
 

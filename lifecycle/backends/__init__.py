@@ -15,7 +15,7 @@ from lifecycle.platform.inputs import Target
 def open_store(target: Target) -> ImageStore:
     if target.daemon:
         from lifecycle.backends.daemon import DaemonStore
-        return DaemonStore()
+        return DaemonStore(os.environ.get("DOCKER_HOST"))
     if target.layout_dir is not None:
         from lifecycle.backends.layout import LayoutStore
         return LayoutStore(target.layout_dir)

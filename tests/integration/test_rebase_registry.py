@@ -140,7 +140,7 @@ def test_image_without_label_and_missing_image(registries: Registries, tmp_path:
     assert result.code == 72
     assert "image has no label 'io.buildpacks.lifecycle.metadata'" in result.stderr
     missing = rebase(tmp_path, f"{registries.one.host}/{unique}/nothing")
-    assert missing.code == 72 and "image not found" in missing.stderr
+    assert missing.code == 72 and "not found" in missing.stderr
 
 
 def test_previous_image_and_additional_tags(registries: Registries, story: dict[str, str],
