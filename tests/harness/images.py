@@ -1,8 +1,8 @@
 """Test run images, written without the project's own code and published with skopeo.
 
 Nothing is pulled from the internet: a run image is one or two gzip layers written here with
-``tarfile`` (a version file, and busybox when the host has Debian's busybox-static so the
-image can run), in an OCI image layout, then copied to a registry with ``skopeo copy``.
+``tarfile`` (a version file, and Debian's busybox-static so the image can run), in an OCI
+image layout, then copied to a registry with ``skopeo copy``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import subprocess
 import tarfile
 from pathlib import Path
 from typing import Any
+
+from tests.harness.services import ensure_commands
 
 BUSYBOX = Path("/bin/busybox")
 
@@ -52,7 +54,8 @@ def make_run_image_layout(layout: Path, version: str = "v1",
                           architecture: str = "amd64", with_busybox: bool = True) -> Path:
     """An OCI layout (tag ``latest``) holding a small linux run image; returns ``layout``."""
     layer_files: list[tuple[dict[str, tuple[bytes, int]], dict[str, str]]] = []
-    if with_busybox and BUSYBOX.is_file():
+    if with_busybox:
+        ensure_commands(["busybox"], ["busybox-static"])
         layer_files.append(({"/bin/busybox": (BUSYBOX.read_bytes(), 0o755)},
                             {"/bin/sh": "busybox", "/bin/cat": "busybox", "/bin/echo": "busybox"}))
     layer_files.append(({"/etc/run-image-version": (f"{version}\n".encode(), 0o644)}, {}))

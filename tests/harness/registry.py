@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness.services import Registry, ensure_commands, start_registry
+from tests.harness.tokens import TokenIssuer
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,29 @@ class Registries:
     one: Registry
     two: Registry
     locked: Registry
+
+
+@dataclass(frozen=True)
+class TokenRegistry:
+    registry: Registry
+    issuer: TokenIssuer
+
+
+@pytest.fixture(scope="session")
+def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TokenRegistry]:
+    """A real registry with token auth, backed by the tests' token issuer."""
+    ensure_commands(["docker-registry", "skopeo"], ["docker-registry", "skopeo"])
+    root: Path = tmp_path_factory.mktemp("token-registry")
+    issuer = TokenIssuer(("token-user", "token-pass"), root).start()
+    try:
+        registry = start_registry(root / "registry", "127.0.0.1",
+                                  auth_config=issuer.registry_config())
+        try:
+            yield TokenRegistry(registry, issuer)
+        finally:
+            registry.stop()
+    finally:
+        issuer.stop()
 
 
 @pytest.fixture(scope="session")

@@ -123,17 +123,19 @@ def _log_field(line: str, name: str) -> str:
 
 
 def start_registry(directory: Path, host_name: str = "127.0.0.1",
-                   credentials: tuple[str, str] | None = None) -> Registry:
+                   credentials: tuple[str, str] | None = None,
+                   auth_config: str = "") -> Registry:
     """Start ``docker-registry serve`` on a free loopback port.
 
     ``host_name`` is how clients address it (``127.0.0.1`` or ``localhost``), so two
     registries can have different registry strings. With ``credentials`` every request
-    needs HTTP Basic auth (htpasswd, bcrypt).
+    needs HTTP Basic auth (htpasswd, bcrypt). ``auth_config`` is another ``auth:`` section
+    (the token issuer's).
     """
     ensure_commands(["docker-registry"], ["docker-registry"])
     directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    auth = ""
+    auth = auth_config
     if credentials is not None:
         import bcrypt
         user, password = credentials

@@ -282,6 +282,20 @@ def test_rebase_stack_mismatch_needs_force(store: MemoryStore, exported: Image, 
     assert "continuing because of -force" in capsys.readouterr().err
 
 
+def test_rebase_os_arch_mismatch_needs_force(store: MemoryStore, exported: Image,
+                                             tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("CNB_LAYERS_DIR", str(tmp_path))
+    arm = run_image(tmp_path, "arm")
+    arm = Image({**arm.config, "architecture": "arm64"}, arm.layers)
+    publish(store, arm, "reg.io/run:v1")
+    assert rebaser.main([APP]) == 72
+    assert ("unable to satisfy target os/arch constraints; new run image: linux/arm64, "
+            "old run image: linux/amd64") in capsys.readouterr().err
+    assert rebaser.main(["-force", APP]) == 0
+    assert store.images[parse_reference(APP).name].architecture == "arm64"
+
+
 def test_rebase_refuses_non_rebasable(store: MemoryStore, exported: Image, tmp_path: Path,
                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CNB_LAYERS_DIR", str(tmp_path))
