@@ -19,7 +19,7 @@ from lifecycle import archive
 from lifecycle.backends.base import BackendError
 from lifecycle.backends.registry import CHUNK_SIZE, RegistryStore
 from lifecycle.image import mutate
-from lifecycle.image.model import OCI_LAYER_GZIP, Layer
+from lifecycle.image.model import OCI_LAYER_GZIP, Layer, StoredImage
 from lifecycle.reference import parse_reference
 from tests.harness.images import make_run_image_layout, publish_run_image, skopeo_inspect
 from tests.harness.registry import Registries
@@ -34,12 +34,17 @@ def big_layer(tmp_path: Path, size: int) -> Layer:
                                                  source=payload, size=size)], tmp_path, True)
 
 
+def run_image_on_one(store: RegistryStore, registries: Registries, tmp_path: Path,
+                     unique: str) -> StoredImage:
+    run = f"{registries.one.host}/{unique}/run:v1"
+    publish_run_image(tmp_path, [run])
+    return store.read(parse_reference(run))
+
+
 def test_chunked_upload_then_mount_then_skip(registries: Registries, tmp_path: Path,
                                             unique: str) -> None:
     store = RegistryStore()
-    run = f"{registries.one.host}/{unique}/run:v1"
-    publish_run_image(tmp_path, [run])
-    base = store.read(parse_reference(run))
+    base = run_image_on_one(store, registries, tmp_path, unique)
     layer = big_layer(tmp_path, CHUNK_SIZE + CHUNK_SIZE // 2)
     image = mutate.append_layers(base.image, [(layer, "big")])
 
@@ -63,9 +68,7 @@ def test_chunked_upload_then_mount_then_skip(registries: Registries, tmp_path: P
 def test_cross_registry_copy_is_streamed(registries: Registries, tmp_path: Path,
                                          unique: str) -> None:
     store = RegistryStore()
-    run = f"{registries.one.host}/{unique}/run:v1"
-    publish_run_image(tmp_path, [run])
-    source = store.read(parse_reference(run))
+    source = run_image_on_one(store, registries, tmp_path, unique)
     target = parse_reference(f"{registries.two.host}/{unique}/copy:1")
     assert store.write(source.image, [target]).saved
     assert skopeo_inspect(str(target), config=True)["rootfs"] == source.image.config["rootfs"]
