@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,8 +39,8 @@ class Dockerd:
         return output.decode()
 
 
-@pytest.fixture(scope="session")
-def dockerd() -> Iterator[Dockerd]:
+def start_dockerd() -> tuple[Dockerd, Callable[[], None]]:
+    """Start a private dockerd; returns it and the function that stops it."""
     ensure_commands(["dockerd", "skopeo"], ["docker.io", "skopeo"])
     root = Path(tempfile.mkdtemp(prefix="cnb-dockerd-", dir="/tmp"))  # short: socket path
     socket = root / "docker.sock"
@@ -50,15 +50,29 @@ def dockerd() -> Iterator[Dockerd]:
          "--pidfile", str(root / "dockerd.pid"), "-H", f"unix://{socket}",
          "--storage-driver=vfs", "--iptables=false", "--ip6tables=false", "--bridge=none"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        def answers() -> bool:
-            try:
-                return bool(docker.DockerClient(base_url=f"unix://{socket}").ping())
-            except docker.errors.DockerException:
-                return False
 
-        wait_until(answers, "dockerd", 60, process)
-        yield Dockerd(f"unix://{socket}", docker.DockerClient(base_url=f"unix://{socket}"))
-    finally:
+    def stop() -> None:
         stop_process(process, grace=20)
         shutil.rmtree(root, ignore_errors=True)
+
+    def answers() -> bool:
+        try:
+            return bool(docker.DockerClient(base_url=f"unix://{socket}").ping())
+        except docker.errors.DockerException:
+            return False
+
+    try:
+        wait_until(answers, "dockerd", 60, process)
+    except BaseException:
+        stop()
+        raise
+    return Dockerd(f"unix://{socket}", docker.DockerClient(base_url=f"unix://{socket}")), stop
+
+
+@pytest.fixture(scope="session")
+def dockerd() -> Iterator[Dockerd]:
+    daemon, stop = start_dockerd()
+    try:
+        yield daemon
+    finally:
+        stop()
