@@ -77,6 +77,9 @@ def export(inputs: ExporterInputs) -> None:
     logger = get_logger()
     for warning in inputs.warnings:
         logger.warning(warning)
+    if inputs.cache_dir or inputs.cache_image or inputs.launch_cache_dir:
+        logger.warning("Build and launch caches are not written yet: the cache flags are "
+                       "accepted and ignored")
     local = read_local_inputs(inputs)
     store = open_store(inputs.target)
     run_image = resolve_run_image(inputs, store)
