@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 DEFAULT_REGISTRY = "index.docker.io"
 DEFAULT_TAG = "latest"
@@ -58,12 +58,6 @@ class Reference:
         if self.digest:
             return f"{self.context}@{self.digest}"
         return f"{self.context}:{self.tag or DEFAULT_TAG}"
-
-    def with_digest(self, digest: str) -> Reference:
-        return replace(self, tag=None, digest=digest)
-
-    def with_tag(self, tag: str) -> Reference:
-        return replace(self, tag=tag, digest=None)
 
     def is_loopback(self) -> bool:
         host = registry_host(self.registry)

@@ -103,12 +103,6 @@ def test_registry_comparison_is_exact(left: str, right: str, same: bool) -> None
     assert (parse_reference(left).registry == parse_reference(right).registry) is same
 
 
-def test_with_tag_and_with_digest_replace_the_identifier() -> None:
-    ref = parse_reference("gcr.io/org/repo:1")
-    assert ref.with_digest(SHA).name == f"gcr.io/org/repo@{SHA}"
-    assert ref.with_digest(SHA).with_tag("2").name == "gcr.io/org/repo:2"
-
-
 @pytest.mark.parametrize(("text", "insecure", "scheme"), [
     ("localhost:5000/foo", frozenset(), "http"),
     ("127.0.0.1:5000/foo", frozenset(), "http"),
