@@ -108,6 +108,19 @@ class DaemonLayers:
         return f"daemon image {self.image_id}"
 
 
+def detect_image_store(client: docker.DockerClient) -> str:
+    """``containerd`` when the engine stores images in containerd (snapshotters), else
+    ``classic`` (graph drivers: overlay2, vfs, ...)."""
+    try:
+        info = client.info()
+    except docker.errors.DockerException as err:
+        raise BackendError(f"cannot query the Docker daemon: {err}") from None
+    status = info.get("DriverStatus") or []
+    uses_snapshotter = any("io.containerd.snapshotter" in str(value)
+                           for pair in status for value in pair)
+    return "containerd" if uses_snapshotter else "classic"
+
+
 def _member(archive: tarfile.TarFile, name: str) -> IO[bytes]:
     stream = archive.extractfile(name)
     if stream is None:
@@ -125,6 +138,7 @@ class DaemonStore:
                            else docker.from_env())
         except docker.errors.DockerException as err:
             raise BackendError(f"cannot connect to the Docker daemon: {err}") from None
+        self.image_store = detect_image_store(self.client)
         self._known_chains: set[str] = set()
         self._saved = SavedImages(self.client)
         self.layers_sent = 0
@@ -153,7 +167,7 @@ class DaemonStore:
         inspected = self._inspect(ref)
         image_id = str(inspected["Id"])
         diff_ids = list((inspected.get("RootFS") or {}).get("Layers") or [])
-        self._known_chains.update(chain_ids(diff_ids))
+        self._remember(diff_ids)
         runtime = inspected.get("Config") or {}
         config: dict[str, Any] = {
             "architecture": inspected.get("Architecture", ""),
@@ -183,10 +197,16 @@ class DaemonStore:
         for line in output:
             if isinstance(line, dict) and line.get("errorDetail"):
                 raise BackendError(f"docker load failed: {line['errorDetail'].get('message')}")
-        self._known_chains.update(chain_ids(image.diff_ids))
+        self._remember(image.diff_ids)
         get_logger().info(f"Loaded {self.layers_sent} of {len(image.layers)} layer(s) into the "
                           "daemon; it had the others")
         return SaveResult(image_id=image.config_digest(), saved=tuple(str(r) for r in refs))
+
+    def _remember(self, diff_ids: Sequence[str]) -> None:
+        """Chains the daemon has, so later loads can leave them out (classic store only:
+        skipping layers is verified there; with the containerd store every layer is sent)."""
+        if self.image_store == "classic":
+            self._known_chains.update(chain_ids(diff_ids))
 
     def _write_load_archive(self, image: Image, names: list[str], path: Path) -> int:
         """A docker-archive with the config, manifest.json and only the missing layers."""

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from lifecycle.backends.daemon import DaemonStore
 from lifecycle.samplebuild import SampleBuild
 from tests.harness.dockerd import Dockerd
 from tests.harness.images import make_run_image_layout
@@ -62,6 +63,7 @@ def test_export_into_the_daemon_runs(dockerd: Dockerd, exported: Result, tmp_pat
     report = tomllib.loads((tmp_path / "report.toml").read_text())
     assert report["image"]["image-id"] == image.id.removeprefix("sha256:")
     assert "digest" not in report["image"]
+    assert DaemonStore(dockerd.host).image_store == "classic"  # Debian's Engine 20.10, vfs
     output = dockerd.run(names["app"])
     assert "hello from the hello layer; app says: hi there" in output
     assert "run image version: v1" in output
