@@ -57,7 +57,11 @@ def report_and_check(report_path: Path, result: SaveResult, refs: Sequence[Refer
         image["image-id"] = result.image_id.removeprefix("sha256:")
     if result.manifest_size:
         image["manifest-size"] = result.manifest_size
-    files.write_report(report_path, image, run_image)
+    try:
+        files.write_report(report_path, image, run_image)
+    except OSError as err:
+        raise LifecycleError(f"write {action} report '{report_path}'", err.strerror or err,
+                             code) from None
     if len(saved) < len(names):
         failures = ",".join(f"[{name}: {failure(result, name, ref)}]"
                             for name, ref in zip(names, refs, strict=True) if name not in saved)

@@ -176,6 +176,15 @@ def test_changed_app_file_is_noticed(store: MemoryStore, build: SampleBuild,
     assert "Adding layer 'slice-2'" in capsys.readouterr().out
 
 
+def test_unwritable_report_is_a_clean_export_failure(
+        store: MemoryStore, build: SampleBuild, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    publish(store, run_image(tmp_path, "v1"), "reg.io/run:v1")
+    (tmp_path / "file").write_text("")
+    assert export(build, "-report", str(tmp_path / "file" / "report.toml")) == 62
+    assert "failed to write export report" in capsys.readouterr().err
+
+
 def test_reproducible_across_stores(monkeypatch: pytest.MonkeyPatch, build: SampleBuild,
                                     tmp_path: Path) -> None:
     digests = []
