@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from lifecycle.backends.base import Access, BackendError, ImageNotFound
+from lifecycle.backends.base import Access, BackendError, ImageNotFound, ImageStore
 from lifecycle.backends.oci import image_from_manifest, resolve_manifest, verify
 from lifecycle.image.model import (
     OCI_INDEX,
@@ -61,7 +61,9 @@ class LayoutBlobs:
         return str(self.directory)
 
 
-class LayoutStore:
+class LayoutStore(ImageStore):
+    """Images in OCI image layouts under one root directory (``-layout-dir``)."""
+
     kind = "layout"
     compress_layers = True
 
@@ -113,9 +115,11 @@ class LayoutStore:
         manifest = image.manifest_bytes()
         digest = image.digest()
         directories = {self.path_for(ref): ref for ref in refs}
+        first: LayoutBlobs | None = None
         try:
             for directory in directories:
-                self._write_blobs(directory, image, manifest)
+                self._write_blobs(directory, image, manifest, first)
+                first = first or LayoutBlobs(directory)
         except OSError as err:
             raise BackendError(f"cannot write blobs to the layout: {err}") from None
         saved, failed = [], {}
@@ -131,7 +135,14 @@ class LayoutStore:
         return SaveResult(digest=digest, manifest_size=len(manifest), saved=tuple(saved),
                           failed=failed)
 
-    def _write_blobs(self, directory: Path, image: Image, manifest: bytes) -> None:
+    def _write_blobs(self, directory: Path, image: Image, manifest: bytes,
+                     written: LayoutBlobs | None) -> None:
+        """Every blob of ``image`` into ``directory``.
+
+        ``written`` is a directory this write already filled: every further name takes its
+        layers from there (a hard link where the filesystem allows) rather than streaming
+        each one from its source again.
+        """
         blobs = LayoutBlobs(directory)
         blobs.path(image.config_digest()).parent.mkdir(parents=True, exist_ok=True)
         layout_file = directory / "oci-layout"
@@ -139,16 +150,28 @@ class LayoutStore:
             write_atomically(layout_file, OCI_LAYOUT_FILE)
         for layer in image.layers:
             target = blobs.path(layer.digest)
-            if target.exists():
+            if target.exists() or (written and _hard_link(written.path(layer.digest), target)):
                 continue
-            if layer.source is None:
+            source = written or layer.source
+            if source is None:
                 raise BackendError(f"layer {layer.digest} has no source to copy it from")
-            with layer.source.open_blob(layer.digest) as stream:
+            with source.open_blob(layer.digest) as stream:
                 _store_verified(stream, target, layer.digest)
         for data in (image.config_bytes(), manifest):
             target = blobs.path(sha256_digest(data))
             if not target.exists():
                 write_atomically(target, data)
+
+
+def _hard_link(existing: Path, target: Path) -> bool:
+    """Link a verified blob into another layout; False where links are not possible."""
+    try:
+        os.link(existing, target)
+    except FileExistsError:
+        return True  # another writer put the same content there
+    except OSError:
+        return False  # e.g. another filesystem, or links not supported: copy instead
+    return True
 
 
 def _store_verified(stream: BinaryIO, target: Path, digest: str) -> None:

@@ -15,19 +15,27 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 from urllib.parse import urlencode, urljoin
 
 import requests
+import urllib3
 
 from lifecycle.backends.auth import Keychain
-from lifecycle.backends.base import Access, AccessDenied, BackendError, ImageNotFound
+from lifecycle.backends.base import (
+    Access,
+    AccessDenied,
+    BackendError,
+    ImageNotFound,
+    ImageStore,
+)
 from lifecycle.backends.oci import image_from_manifest, resolve_manifest, verify
 from lifecycle.image.model import (
     DOCKER_MANIFEST,
     DOCKER_MANIFEST_LIST,
     OCI_INDEX,
     OCI_MANIFEST,
+    BlobSource,
     Image,
     SaveResult,
     StoredImage,
@@ -35,6 +43,9 @@ from lifecycle.image.model import (
 )
 from lifecycle.platform.exits import one_line
 from lifecycle.reference import Reference
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 MANIFEST_ACCEPT = ", ".join((OCI_MANIFEST, DOCKER_MANIFEST, OCI_INDEX, DOCKER_MANIFEST_LIST))
 CHUNK_SIZE = 16 << 20
@@ -77,19 +88,20 @@ class RegistryClient:
         """Send; on a 401 challenge, authenticate for ``scope`` and send again.
 
         A request whose body cannot be sent twice (``replayable=False``) is only sent once
-        authentication for its scope is known; callers make a cheap request first.
+        authentication for its scope is known; callers make a cheap request first. A 401
+        despite a cached token (it expired during a long upload) fetches a fresh one.
         """
         all_headers = dict(headers or {})
         cached = self._auth.get((repo.registry, scope))
         if cached:
             all_headers["Authorization"] = cached
         response = self._send(method, url, repo, all_headers, data, stream)
-        if response.status_code != 401 or cached or not replayable:
+        if response.status_code != 401 or not replayable:
             return response
         challenge = response.headers.get("WWW-Authenticate", "")
         response.close()
         authorization = self._authenticate(repo, scope, challenge)
-        if authorization is None:
+        if authorization is None or authorization == cached:
             return response
         all_headers["Authorization"] = authorization
         return self._send(method, url, repo, all_headers, data, stream)
@@ -158,12 +170,34 @@ class RegistryBlobs:
                 raise BackendError(f"cannot read blob {digest} from {self.repo}: "
                                    f"HTTP {response.status_code}")
             response.raw.decode_content = False
-            yield cast(BinaryIO, response.raw)  # urllib3's response is a binary stream
+            yield cast(BinaryIO, _ResponseStream(response.raw, f"blob {digest} from {self.repo}"))
         finally:
             response.close()
 
     def describe(self) -> str:
         return str(self.repo)
+
+
+class _ResponseStream(io.RawIOBase):
+    """A blob's response body as a file; a broken transfer raises OSError, as a failing disk
+    would, where urllib3 would raise its own exception types."""
+
+    def __init__(self, raw: urllib3.HTTPResponse, what: str) -> None:
+        super().__init__()
+        self.raw = raw
+        self.what = what
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        target = memoryview(buffer).cast("B")
+        try:
+            data = self.raw.read(len(target))
+        except urllib3.exceptions.HTTPError as err:
+            raise OSError(f"reading {self.what} failed: {type(err).__name__}") from None
+        target[:len(data)] = data
+        return len(data)
 
 
 def pull_scope(repo: Repository) -> str:
@@ -175,7 +209,9 @@ def push_scope(repo: Repository, mount_from: Repository | None = None) -> str:
     return f"{scope} {pull_scope(mount_from)}" if mount_from else scope
 
 
-class RegistryStore:
+class RegistryStore(ImageStore):
+    """Images in registries speaking the OCI distribution API v2."""
+
     kind = "registry"
     compress_layers = True
 
@@ -191,13 +227,11 @@ class RegistryStore:
     def check_read_access(self, ref: Reference) -> Access:
         repo = self._repo(ref)
         try:
-            response = self.client.request("HEAD", repo, repo.url(f"manifests/{ref.identifier}"),
-                                           pull_scope(repo), headers={"Accept": MANIFEST_ACCEPT})
-        except AccessDenied as err:
-            return Access(False, str(err))
+            status = self._manifest_status("HEAD", repo, ref)
+            if status not in (200, 401, 403, 404):  # some registries do not implement HEAD
+                status = self._manifest_status("GET", repo, ref)
         except BackendError as err:
             return Access(False, str(err))
-        status = response.status_code
         if status == 200:
             return Access(True, "readable")
         if status in (401, 403):
@@ -205,6 +239,13 @@ class RegistryStore:
         if status == 404:
             return Access(False, "not found (HTTP 404)")
         return Access(False, f"registry answered HTTP {status}")
+
+    def _manifest_status(self, method: str, repo: Repository, ref: Reference) -> int:
+        response = self.client.request(method, repo, repo.url(f"manifests/{ref.identifier}"),
+                                       pull_scope(repo), headers={"Accept": MANIFEST_ACCEPT},
+                                       stream=True)  # the status is all we want, not the body
+        response.close()
+        return response.status_code
 
     def read(self, ref: Reference) -> StoredImage:
         repo = self._repo(ref)
@@ -246,12 +287,15 @@ class RegistryStore:
     # -- writing -------------------------------------------------------------------------
     def write(self, image: Image, refs: Sequence[Reference]) -> SaveResult:
         manifest = image.manifest_bytes()
-        repos = {self._repo(ref): ref for ref in refs}
-        for repo in repos:
-            for layer in image.layers:
-                self._ensure_blob(repo, layer.digest, layer.size, layer.source)
-            self._ensure_blob(repo, image.config_digest(), len(image.config_bytes()),
-                              _BytesBlob(image.config_bytes()))
+        config = image.config_bytes()
+        blobs: list[tuple[str, int, BlobSource | None]] = [
+            (layer.digest, layer.size, layer.source) for layer in image.layers]
+        blobs.append((sha256_digest(config), len(config), _BytesBlob(config)))
+        placed: dict[str, Repository] = {}  # blob digest -> a target repository that has it
+        for repo in {self._repo(ref): ref for ref in refs}:
+            for digest, size, source in blobs:
+                self._ensure_blob(repo, digest, size, source, placed.get(digest))
+                placed.setdefault(digest, repo)
         saved, failed = [], {}
         for ref in refs:
             repo = self._repo(ref)
@@ -269,19 +313,23 @@ class RegistryStore:
         return SaveResult(digest=image.digest(), manifest_size=len(manifest),
                           saved=tuple(saved), failed=failed)
 
-    def _ensure_blob(self, repo: Repository, digest: str, size: int, source: Any) -> None:
+    def _ensure_blob(self, repo: Repository, digest: str, size: int, source: BlobSource | None,
+                     placed_in: Repository | None) -> None:
+        """Make ``digest`` present in ``repo``: already there, mounted, or uploaded.
+
+        ``placed_in`` is another target repository this write already put the blob in; on
+        the same registry it is as good a mount source as the layer's own repository.
+        """
         head = self.client.request("HEAD", repo, repo.url(f"blobs/{digest}"), push_scope(repo))
         if head.status_code == 200:
             return
-        mount_from = source.repo if (isinstance(source, RegistryBlobs)
-                                     and source.repo.registry == repo.registry
-                                     and source.repo != repo) else None
+        mount_from = _mount_source(repo, source, placed_in)
         scope = push_scope(repo, mount_from)
         query = f"?mount={digest}&from={mount_from.name}" if mount_from else ""
         started = self.client.request("POST", repo, repo.url(f"blobs/uploads/{query}"), scope)
         if started.status_code == 201:
             return  # mounted: no byte of the layer moved
-        if started.status_code != 202:
+        if started.status_code != 202 or "Location" not in started.headers:
             raise BackendError(f"cannot upload blob {digest} to {repo}: "
                                f"{_failure('start upload', started)}")
         if source is None:
@@ -289,13 +337,21 @@ class RegistryStore:
         location = urljoin(repo.url(""), started.headers["Location"])
         try:
             with source.open_blob(digest) as stream:
-                if size <= CHUNK_SIZE:
-                    final = self.client.request(
-                        "PUT", repo, _with_digest(location, digest), scope, data=stream.read(),
-                        headers={"Content-Type": "application/octet-stream",
-                                 "Content-Length": str(size)})
-                else:
-                    final = self._upload_chunks(repo, scope, location, digest, stream)
+                body = _SizedStream(stream, size)
+                try:
+                    if size <= CHUNK_SIZE:
+                        final = self.client.request(
+                            "PUT", repo, _with_digest(location, digest), scope, data=body,
+                            headers={"Content-Type": "application/octet-stream"},
+                            replayable=False)
+                    else:
+                        final = self._upload_chunks(repo, scope, location, digest, body)
+                except BackendError:
+                    # requests reports a body that failed to read as a broken connection;
+                    # the source's own error is the one worth telling.
+                    if body.failure is None:
+                        raise
+                    raise body.failure from None
         except OSError as err:
             raise BackendError(f"cannot read blob {digest} from {source.describe()} for "
                                f"{repo}: {err}") from None
@@ -304,7 +360,7 @@ class RegistryStore:
                                f"{_failure('finish upload', final)}")
 
     def _upload_chunks(self, repo: Repository, scope: str, location: str, digest: str,
-                       stream: BinaryIO) -> requests.Response:
+                       stream: _SizedStream) -> requests.Response:
         offset = 0
         while chunk := stream.read(CHUNK_SIZE):
             response = self.client.request(
@@ -312,13 +368,51 @@ class RegistryStore:
                 headers={"Content-Type": "application/octet-stream",
                          "Content-Range": f"{offset}-{offset + len(chunk) - 1}",
                          "Content-Length": str(len(chunk))})
-            if response.status_code != 202:
+            if response.status_code != 202 or "Location" not in response.headers:
                 raise BackendError(f"cannot upload blob {digest} to {repo}: "
                                    f"{_failure('upload chunk', response)}")
             location = urljoin(location, response.headers["Location"])
             offset += len(chunk)
         return self.client.request("PUT", repo, _with_digest(location, digest), scope,
                                    headers={"Content-Length": "0"})
+
+
+def _mount_source(repo: Repository, source: BlobSource | None,
+                  placed_in: Repository | None) -> Repository | None:
+    """A repository on ``repo``'s registry holding the blob, if we know one."""
+    candidates = (source.repo if isinstance(source, RegistryBlobs) else None, placed_in)
+    return next((candidate for candidate in candidates if candidate is not None
+                 and candidate.registry == repo.registry and candidate != repo), None)
+
+
+class _SizedStream:
+    """A blob stream cut to its declared size, for a streamed upload body.
+
+    Its ``__len__`` makes requests send a Content-Length (and so a monolithic PUT, not a
+    chunked transfer). A source that ends early raises instead of leaving the registry
+    waiting for the missing bytes; a read error is kept in ``failure`` because requests
+    turns it into a connection error.
+    """
+
+    def __init__(self, stream: BinaryIO, size: int) -> None:
+        self.stream = stream
+        self.remaining = size
+        self.failure: OSError | None = None
+
+    def __len__(self) -> int:
+        return self.remaining
+
+    def read(self, size: int = -1) -> bytes:
+        wanted = self.remaining if size < 0 else min(size, self.remaining)
+        try:
+            data = self.stream.read(wanted) if wanted else b""
+            if wanted and not data:
+                raise OSError(f"the blob ended {self.remaining} bytes short of its size")
+        except OSError as err:
+            self.failure = err
+            raise
+        self.remaining -= len(data)
+        return data
 
 
 @dataclass(frozen=True)

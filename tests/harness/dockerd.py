@@ -1,24 +1,36 @@
 """pytest plugin: a real Docker Engine (Debian ``docker.io``) of the tests' own.
 
-It gets its own data root, exec root and unix socket, the vfs storage driver and no
-networking set-up (``--iptables=false --bridge=none``), so it runs next to anything else
-on the machine and needs nothing from the host's Docker set-up. Stopped by PID.
+It gets its own data root, exec root, pid file and unix socket, the vfs storage driver and no
+networking set-up (``--iptables=false --ip6tables=false --bridge=none``), so it runs next to
+anything else on the machine and needs nothing from the host's Docker set-up; containers
+run with ``network_mode="none"``. Started once per session, stopped by PID.
+
+Test images get into it with ``docker load`` of archives written here from the OCI layouts
+of :mod:`tests.harness.images` (busybox-static plus a version file): nothing is pulled, and
+none of the project's own backend code is involved.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import shutil
 import subprocess
+import tarfile
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors
 import pytest
 
-from tests.harness.services import ensure_commands, stop_process, wait_until
+from tests.harness.images import make_run_image_layout
+from tests.harness.services import ServiceError, ensure_commands, stop_process, wait_until
+
+START_TIMEOUT_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -27,46 +39,100 @@ class Dockerd:
     client: docker.DockerClient
 
     def load_layout(self, layout: Path, name: str) -> str:
-        """Put an OCI layout's image into the daemon as ``name`` (skopeo); returns its ID."""
-        subprocess.run(["skopeo", "copy", "--quiet", "--dest-daemon-host", self.host,
-                        f"oci:{layout}:latest", f"docker-daemon:{name}"],
-                       check=True, capture_output=True, timeout=120)
-        return str(self.client.images.get(name).id)
+        """Put an OCI layout's ``latest`` image into the daemon as ``name``; returns its ID."""
+        return load_archive(self.client, docker_archive_from_layout(layout, [name]))
 
     def run(self, image: str, *command: str) -> str:
+        """Run ``image`` (its own command unless ``command``) and return its output."""
         output: bytes = self.client.containers.run(image, list(command) or None, remove=True,
                                                    network_mode="none")
         return output.decode()
 
 
+def docker_archive_from_layout(layout: Path, names: list[str]) -> bytes:
+    """The ``docker load`` archive of an OCI layout's ``latest`` image, tagged ``names``.
+
+    Layers go in as the layout stores them (gzip): the loader decompresses them itself.
+    """
+    blobs = layout / "blobs" / "sha256"
+
+    def blob(descriptor: dict[str, Any]) -> bytes:
+        return (blobs / str(descriptor["digest"]).removeprefix("sha256:")).read_bytes()
+
+    index = json.loads((layout / "index.json").read_text())
+    manifest = json.loads(blob(next(
+        d for d in index["manifests"]
+        if d.get("annotations", {}).get("org.opencontainers.image.ref.name") == "latest")))
+    files = {"config.json": blob(manifest["config"])}
+    for number, layer in enumerate(manifest["layers"]):
+        files[f"layer-{number}.tar.gz"] = blob(layer)
+    files["manifest.json"] = json.dumps([{
+        "Config": "config.json", "RepoTags": names,
+        "Layers": [f"layer-{n}.tar.gz" for n in range(len(manifest["layers"]))]}]).encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def load_archive(client: docker.DockerClient, archive: bytes) -> str:
+    """``docker load``; returns the ID of the (first) image loaded."""
+    images = client.images.load(archive)
+    return str(images[0].id)
+
+
+def make_daemon_run_image(client: docker.DockerClient, name: str, version: str = "v1",
+                          stack_id: str = "io.example.stack", **options: Any) -> str:
+    """Load a small runnable run image as ``name``; returns its image ID.
+
+    Layers: ``/bin/busybox`` (Debian busybox-static) with ``sh``/``cat``/``echo`` links, and
+    ``/etc/run-image-version`` holding ``version``; label ``io.buildpacks.stack.id``. Other
+    ``options`` are those of :func:`tests.harness.images.make_run_image_layout` (``labels``,
+    ``architecture``, ``with_busybox``).
+    """
+    with tempfile.TemporaryDirectory(prefix="cnb-run-image-") as scratch:
+        layout = make_run_image_layout(Path(scratch), version, stack_id, **options)
+        return load_archive(client, docker_archive_from_layout(layout, [name]))
+
+
 def start_dockerd() -> tuple[Dockerd, Callable[[], None]]:
     """Start a private dockerd; returns it and the function that stops it."""
-    ensure_commands(["dockerd", "skopeo"], ["docker.io", "skopeo"])
+    ensure_commands(["dockerd"], ["docker.io"])
     root = Path(tempfile.mkdtemp(prefix="cnb-dockerd-", dir="/tmp"))  # short: socket path
     socket = root / "docker.sock"
+    host = f"unix://{socket}"
     log = (root / "dockerd.log").open("wb")
     process = subprocess.Popen(
         ["dockerd", "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
-         "--pidfile", str(root / "dockerd.pid"), "-H", f"unix://{socket}",
+         "--pidfile", str(root / "dockerd.pid"), "-H", host,
          "--storage-driver=vfs", "--iptables=false", "--ip6tables=false", "--bridge=none"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def stop() -> None:
+        # SIGTERM first: dockerd then stops the containerd it started itself.
         stop_process(process, grace=20)
+        log.close()
         shutil.rmtree(root, ignore_errors=True)
 
     def answers() -> bool:
         try:
-            return bool(docker.DockerClient(base_url=f"unix://{socket}").ping())
+            return bool(docker.DockerClient(base_url=host).ping())
         except docker.errors.DockerException:
             return False
 
     try:
-        wait_until(answers, "dockerd", 60, process)
+        wait_until(answers, "dockerd", START_TIMEOUT_SECONDS, process)
+    except ServiceError as err:
+        tail = (root / "dockerd.log").read_text(errors="replace")[-2000:]
+        stop()
+        raise ServiceError(f"{err}; the end of its log:\n{tail}") from None
     except BaseException:
         stop()
         raise
-    return Dockerd(f"unix://{socket}", docker.DockerClient(base_url=f"unix://{socket}")), stop
+    return Dockerd(host, docker.DockerClient(base_url=host)), stop
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,12 @@
 
 ``registries.one`` is addressed as ``127.0.0.1:<port>`` and ``registries.two`` as
 ``localhost:<port>``: two different registry strings, so mirror selection is tested for
-real. ``registries.locked`` answers 401 to anyone without its credentials.
+real. ``registries.locked`` answers 401 to anyone without its credentials (htpasswd; the
+bcrypt hash is made with the ``bcrypt`` package from the ``test`` extra, so no apache2-utils).
+``token_registry`` asks for Bearer tokens from the tests' own issuer (tests/harness/tokens.py).
+
+What the backends sent is counted from each registry's own log:
+:meth:`~tests.harness.services.Registry.requests_seen` and ``blob_requests(method)``.
 """
 
 from __future__ import annotations

@@ -1,107 +1,166 @@
-"""The registry backend on its own, against the real registry and its request log."""
+"""The registry backend on its own, against real registries, with skopeo as the referee and
+the registries' own request logs as the witness of what moved."""
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
+import base64
 import os
-import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import pytest
 
-from lifecycle import archive
-from lifecycle.backends.base import BackendError
+from lifecycle.backends.auth import Keychain
+from lifecycle.backends.base import BackendError, ImageNotFound
 from lifecycle.backends.registry import CHUNK_SIZE, RegistryStore
 from lifecycle.image import mutate
-from lifecycle.image.model import OCI_LAYER_GZIP, Layer, StoredImage
+from lifecycle.image.model import (
+    DOCKER_MANIFEST,
+    DOCKER_MANIFEST_LIST,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    Image,
+    StoredImage,
+)
 from lifecycle.reference import parse_reference
-from tests.harness.images import make_run_image_layout, publish_run_image, skopeo_inspect
+from tests.harness.images import (
+    failing_layer,
+    make_gzip_layer,
+    make_index_layout,
+    make_run_image_layout,
+    publish_run_image,
+    pull_to_layout,
+    push_layout,
+    skopeo_inspect,
+)
 from tests.harness.registry import Registries
+from tests.harness.services import Registry
 
 pytestmark = pytest.mark.registry
 
 
-def big_layer(tmp_path: Path, size: int) -> Layer:
-    payload = tmp_path / "payload.bin"
-    payload.write_bytes(os.urandom(size))
-    return archive.write_layer([archive.TarEntry("/payload.bin", archive.EntryKind.FILE, 0o644,
-                                                 source=payload, size=size)], tmp_path, True)
-
-
-def run_image_on_one(store: RegistryStore, registries: Registries, tmp_path: Path,
-                     unique: str) -> StoredImage:
-    run = f"{registries.one.host}/{unique}/run:v1"
+def run_image(store: RegistryStore, registry: Registry, tmp_path: Path,
+              unique: str) -> StoredImage:
+    run = f"{registry.host}/{unique}/run:v1"
     publish_run_image(tmp_path, [run])
     return store.read(parse_reference(run))
 
 
-def test_chunked_upload_then_mount_then_skip(registries: Registries, tmp_path: Path,
-                                            unique: str) -> None:
-    store = RegistryStore()
-    base = run_image_on_one(store, registries, tmp_path, unique)
-    layer = big_layer(tmp_path, CHUNK_SIZE + CHUNK_SIZE // 2)
-    image = mutate.append_layers(base.image, [(layer, "big")])
+def with_local_layer(base: Image, tmp_path: Path, size: int = 1000) -> Image:
+    layer = make_gzip_layer(tmp_path / "local", {"/app/payload.bin": os.urandom(size)})
+    return mutate.append_layers(base, [(layer, "app")])
 
+
+def basic(credentials: tuple[str, str]) -> str:
+    return "Basic " + base64.b64encode(":".join(credentials).encode()).decode()
+
+
+@pytest.mark.parametrize("docker_format", [False, True], ids=["oci", "docker-v2s2"])
+def test_reads_a_pushed_image_by_tag_and_digest(registries: Registries, tmp_path: Path,
+                                                 unique: str, docker_format: bool) -> None:
+    ref = f"{registries.one.host}/{unique}/run:v1"
+    digest = push_layout(make_run_image_layout(tmp_path / "layout"), ref, docker_format)
+    store = RegistryStore()
+    stored = store.read(parse_reference(ref))
+    assert stored.digest == digest
+    assert stored.reference == f"{registries.one.host}/{unique}/run@{digest}"
+    assert stored.image.manifest_media_type == (DOCKER_MANIFEST if docker_format
+                                                else OCI_MANIFEST)
+    assert stored.image.labels["io.buildpacks.stack.id"] == "io.example.stack"
+    assert stored.image.diff_ids == tuple(skopeo_inspect(ref, config=True)["rootfs"]["diff_ids"])
+    assert store.read(parse_reference(stored.reference)).digest == digest
+    with pytest.raises(ImageNotFound, match=f"{unique}/run:v2"):
+        store.read(parse_reference(f"{registries.one.host}/{unique}/run:v2"))
+
+
+@pytest.mark.parametrize("docker_format", [False, True], ids=["oci", "docker-v2s2"])
+def test_reads_an_index_choosing_linux_amd64(registries: Registries, tmp_path: Path,
+                                             unique: str, docker_format: bool) -> None:
+    layout = tmp_path / "layout"
+    manifests = make_index_layout(layout, ["arm64", "amd64"])
+    ref = f"{registries.one.host}/{unique}/multi:1"
+    push_layout(layout, ref, docker_format, all_images=True)
+    index = skopeo_inspect(ref, raw=True)
+    assert index["mediaType"] == (DOCKER_MANIFEST_LIST if docker_format else OCI_INDEX)
+    amd64 = next(m["digest"] for m in index["manifests"]
+                 if m["platform"]["architecture"] == "amd64")
+    stored = RegistryStore().read(parse_reference(ref))
+    assert stored.digest == amd64
+    assert docker_format or amd64 == manifests["amd64"]  # converting gives new digests
+    assert stored.image.architecture == "amd64" and len(stored.image.layers) == 2
+
+
+def test_writes_new_layer_once_then_mounts_it(registries: Registries, tmp_path: Path,
+                                              unique: str) -> None:
+    """Two tags in one repository and one in another: base layers are mounted from the run
+    image's repository, the new blobs uploaded once and mounted into the second repository,
+    and no layer is ever downloaded."""
+    store = RegistryStore()
+    base = run_image(store, registries.one, tmp_path, unique)
+    image = with_local_layer(base.image, tmp_path)
+    names = [f"{registries.one.host}/{unique}/app:a", f"{registries.one.host}/{unique}/app:b",
+             f"{registries.one.host}/{unique}/other:c"]
     log_start = len(registries.one.requests_seen())
-    first = parse_reference(f"{registries.one.host}/{unique}/app:1")
-    result = store.write(image, [first])
-    assert result.saved == (str(first),) and not result.failed
+    result = store.write(image, [parse_reference(name) for name in names])
+    assert result.saved == tuple(names) and not result.failed
     seen = registries.one.requests_seen()[log_start:]
-    assert sum(1 for method, _ in seen if method == "PATCH") == 2   # chunked upload
+    uploads = [uri for method, uri in seen if method == "PUT" and "/blobs/uploads/" in uri]
+    assert len(uploads) == 2                                  # new layer + config, once each
     mounts = [uri for method, uri in seen if method == "POST" and "mount=" in uri]
-    assert len(mounts) == len(base.image.layers)                    # base layers mounted
+    assert len(mounts) == 2 * len(base.image.layers) + 2      # base into both, new into other
     assert not [uri for method, uri in seen if method == "GET" and "/blobs/" in uri]
-    assert skopeo_inspect(str(first))["Digest"] == result.digest
+    for name in names:
+        assert skopeo_inspect(name)["Digest"] == result.digest
+    pulled = pull_to_layout(names[2], tmp_path / "pulled")
+    new_layer = image.layers[-1]
+    assert (pulled / "blobs/sha256" / new_layer.digest.split(":")[1]).stat().st_size == \
+        new_layer.size
+
+
+def test_chunked_upload_and_skip_of_present_blobs(registries: Registries, tmp_path: Path,
+                                                  unique: str) -> None:
+    store = RegistryStore()
+    base = run_image(store, registries.one, tmp_path, unique)
+    image = with_local_layer(base.image, tmp_path, CHUNK_SIZE + CHUNK_SIZE // 2)
+    log_start = len(registries.one.requests_seen())
+    first = f"{registries.one.host}/{unique}/app:1"
+    assert store.write(image, [parse_reference(first)]).saved
+    seen = registries.one.requests_seen()[log_start:]
+    assert sum(1 for method, _ in seen if method == "PATCH") == 2
+    pull_to_layout(first, tmp_path / "pulled")
 
     log_start = len(registries.one.requests_seen())
     assert store.write(image, [parse_reference(f"{registries.one.host}/{unique}/app:2")]).saved
     again = registries.one.requests_seen()[log_start:]
-    assert [m for m, uri in again if "/blobs/" in uri] == ["HEAD"] * (len(image.layers) + 1)
+    assert [method for method, uri in again if "/blobs/" in uri] == \
+        ["HEAD"] * (len(image.layers) + 1)
 
 
-def test_cross_registry_copy_is_streamed(registries: Registries, tmp_path: Path,
-                                         unique: str) -> None:
+def test_cross_registry_copy_streams_each_layer_once(registries: Registries, tmp_path: Path,
+                                                     unique: str) -> None:
     store = RegistryStore()
-    source = run_image_on_one(store, registries, tmp_path, unique)
-    target = parse_reference(f"{registries.two.host}/{unique}/copy:1")
-    assert store.write(source.image, [target]).saved
-    assert skopeo_inspect(str(target), config=True)["rootfs"] == source.image.config["rootfs"]
+    source = run_image(store, registries.one, tmp_path, unique)
+    target = f"{registries.two.host}/{unique}/copy:1"
+    gets_before = len(registries.one.blob_requests("GET"))
+    assert store.write(source.image, [parse_reference(target)]).saved
+    assert len(registries.one.blob_requests("GET")) - gets_before == len(source.image.layers)
+    # the model re-serialises config and manifest, so the copy has its own (stable) digest
+    assert skopeo_inspect(target)["Digest"] == source.image.digest()
+    pull_to_layout(target, tmp_path / "pulled")
 
 
-@dataclass(frozen=True)
-class BrokenSource:
-    """Serves the first bytes of a blob, then fails: an upload interrupted half-way."""
-
-    data: bytes
-
-    @contextmanager
-    def open_blob(self, digest: str) -> Iterator[BinaryIO]:
-        class Failing(io.BytesIO):
-            def read(self, size: int | None = -1) -> bytes:
-                raise OSError("disk vanished")
-        yield Failing(self.data)
-
-    def describe(self) -> str:
-        return "broken"
-
-
+@pytest.mark.parametrize(("good_bytes", "declared_size", "cause"), [
+    (500, None, "disk vanished"),
+    (1000, 2000, "ended 1000 bytes short"),
+], ids=["read-error", "source-too-short"])
 def test_failed_blob_upload_never_touches_the_tag(registries: Registries, tmp_path: Path,
-                                                  unique: str) -> None:
+                                                  unique: str, good_bytes: int,
+                                                  declared_size: int | None, cause: str) -> None:
     store = RegistryStore()
     app = f"{registries.one.host}/{unique}/app:1"
-    publish_run_image(tmp_path, [app], "old")
-    old_digest = skopeo_inspect(app)["Digest"]
+    old_digest = publish_run_image(tmp_path, [app], "old")
     base = store.read(parse_reference(app)).image
-    data = b"x" * 1000
-    digest = "sha256:" + hashlib.sha256(data).hexdigest()
-    broken = Layer(digest, digest, len(data), OCI_LAYER_GZIP, BrokenSource(data))
-    with pytest.raises(BackendError, match="disk vanished"):
+    broken = failing_layer(os.urandom(1000), good_bytes, declared_size)
+    with pytest.raises(BackendError, match=cause):
         store.write(mutate.append_layers(base, [(broken, "broken")]), [parse_reference(app)])
     assert skopeo_inspect(app)["Digest"] == old_digest
 
@@ -120,25 +179,19 @@ def test_read_access(registries: Registries, tmp_path: Path, unique: str) -> Non
     assert not refused.readable and "cannot reach registry 127.0.0.1:9" in refused.reason
 
 
-def test_reads_an_index_choosing_linux_amd64(registries: Registries, tmp_path: Path,
-                                             unique: str) -> None:
-    layout = make_run_image_layout(tmp_path / "layout")
-    top = json.loads((layout / "index.json").read_text())
-    manifest = dict(top["manifests"][0], platform={"os": "linux", "architecture": "amd64"})
-    del manifest["annotations"]
-    nested = json.dumps({"schemaVersion": 2,
-                         "mediaType": "application/vnd.oci.image.index.v1+json",
-                         "manifests": [manifest]}).encode()
-    nested_digest = "sha256:" + hashlib.sha256(nested).hexdigest()
-    (layout / "blobs" / "sha256" / nested_digest.split(":")[1]).write_bytes(nested)
-    top["manifests"] = [{"mediaType": "application/vnd.oci.image.index.v1+json",
-                         "digest": nested_digest, "size": len(nested),
-                         "annotations": {"org.opencontainers.image.ref.name": "latest"}}]
-    (layout / "index.json").write_text(json.dumps(top))
-    ref = f"{registries.one.host}/{unique}/multi:1"
-    subprocess.run(["skopeo", "copy", "--quiet", "--all", "--dest-tls-verify=false",
-                    f"oci:{layout}:latest", f"docker://{ref}"], check=True,
-                   capture_output=True, timeout=120)
-    stored = RegistryStore().read(parse_reference(ref))
-    assert stored.digest == manifest["digest"]
-    assert stored.image.architecture == "amd64" and len(stored.image.layers) == 2
+def test_basic_auth_reads_and_writes(registries: Registries, tmp_path: Path,
+                                     unique: str) -> None:
+    locked = registries.locked
+    assert locked.credentials is not None
+    run = f"{locked.host}/{unique}/run:v1"
+    push_layout(make_run_image_layout(tmp_path / "layout"), run, credentials=locked.credentials)
+    store = RegistryStore(keychain=Keychain({locked.host: basic(locked.credentials)}))
+    assert store.check_read_access(parse_reference(run)).readable
+    app = f"{locked.host}/{unique}/app:1"
+    image = with_local_layer(store.read(parse_reference(run)).image, tmp_path)
+    assert store.write(image, [parse_reference(app)]).saved == (app,)
+    assert store.read(parse_reference(app)).digest == image.digest()
+
+    wrong = RegistryStore(keychain=Keychain({locked.host: basic(("tester", "wrong-pass"))}))
+    access = wrong.check_read_access(parse_reference(run))
+    assert access.reason == "access denied (HTTP 401)" and "wrong-pass" not in access.reason
