@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import itertools
 import os
 import posixpath
 import re
 import stat
 import tarfile
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -129,6 +129,58 @@ class LocalBlob(BlobSource):
 
     def describe(self) -> str:
         return str(self.path)
+
+
+@dataclass(frozen=True)
+class SourceStamp:
+    """What the file system says about a file whose bytes go into a layer.
+
+    Contents cannot change without one of these changing: a write moves mtime and ctime,
+    a replacement moves the inode, and ctime cannot be set back by the user.
+    """
+
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+
+    @classmethod
+    def of(cls, status: os.stat_result) -> SourceStamp:
+        return cls(status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns,
+                   status.st_ctime_ns)
+
+
+RACY_WINDOW_NS = 2_000_000_000
+"""A file changed this close to (or after) the moment its layer was planned may change again
+within the file system's timestamp granularity without its stamp moving (git's "racily
+clean" problem; 2 s covers the coarsest common granularity), so such a plan gets no
+fingerprint. Clock skew that puts a timestamp in the future lands here too."""
+
+FORMAT_VERSION = "1"
+"""Part of every fingerprint: bump it when the bytes written for the same entries change."""
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    """The entries of one layer, decided before any byte is written, with the stamps of the
+    files they read and when the tree was read."""
+
+    entries: tuple[TarEntry, ...]
+    stamps: tuple[SourceStamp, ...]
+    planned_at_ns: int
+
+    def fingerprint(self) -> str | None:
+        """A digest that changes whenever the layer's bytes could; None when in doubt."""
+        fresh_after = self.planned_at_ns - RACY_WINDOW_NS
+        if any(max(stamp.mtime_ns, stamp.ctime_ns) >= fresh_after for stamp in self.stamps):
+            return None
+        digest = hashlib.sha256(FORMAT_VERSION.encode())
+        for entry in self.entries:
+            digest.update(_header(entry) + os.fsencode(entry.source or "") + b"\0")
+        for stamp in self.stamps:
+            digest.update(repr(stamp).encode())
+        return "sha256:" + digest.hexdigest()
 
 
 # -- writing ---------------------------------------------------------------------------------
@@ -340,11 +392,14 @@ def _unsupported_kind(mode: int) -> str:
 
 
 class _EntryMaker:
-    """Turns walked paths into entries for one layer, remembering hard links within it."""
+    """Turns walked paths into entries for one layer, remembering hard links within it and
+    the status of every file whose contents the layer will hold."""
 
     def __init__(self, uid: int, gid: int, on_skip: OnSkip) -> None:
         self._uid, self._gid, self._on_skip = uid, gid, on_skip
         self._first_name_of_inode: dict[tuple[int, int], str] = {}
+        self.planned_at_ns = time.time_ns()
+        self.stamps: list[SourceStamp] = []
 
     def entry(self, path: str, status: os.stat_result) -> TarEntry | None:
         mode = stat.S_IMODE(status.st_mode)  # permission bits plus setuid/setgid/sticky
@@ -363,30 +418,33 @@ class _EntryMaker:
                 if first != path:
                     return TarEntry(path, EntryKind.HARDLINK, mode, self._uid, self._gid,
                                     link_target=first)
+            self.stamps.append(SourceStamp.of(status))
             return TarEntry(path, EntryKind.FILE, mode, self._uid, self._gid,
                             source=Path(path), size=status.st_size)
         self._on_skip(Path(path), f"unsupported file type: {_unsupported_kind(status.st_mode)}")
         return None
 
-    def entries(self, walked: Iterable[tuple[str, os.stat_result]]) -> Iterator[TarEntry]:
+    def plan(self, parents: Iterable[TarEntry],
+             walked: Iterable[tuple[str, os.stat_result]]) -> LayerPlan:
+        entries = list(parents)
         for path, status in walked:
             entry = self.entry(path, status)
             if entry is not None:
-                yield entry
+                entries.append(entry)
+        return LayerPlan(tuple(entries), tuple(self.stamps), self.planned_at_ns)
 
 
 # -- the layers the exporter builds ----------------------------------------------------------
 
-def dir_layer(source: Path, uid: int, gid: int, workdir: Path, compress: bool,
-              on_skip: OnSkip) -> Layer:
-    """A layer of ``source`` at its absolute path, with its parent directories."""
+def dir_plan(source: Path, uid: int, gid: int, on_skip: OnSkip) -> LayerPlan:
+    """The layer of ``source`` at its absolute path, with its parent directories."""
     root = _absolute(source)
-    entries = _EntryMaker(uid, gid, on_skip).entries(_walk(root))
-    return write_layer(itertools.chain(_parent_dirs(root), entries), workdir, compress)
+    return _EntryMaker(uid, gid, on_skip).plan(_parent_dirs(root), _walk(root))
 
 
-def launcher_layer(launcher_file: Path, workdir: Path, compress: bool) -> Layer:
+def launcher_plan(launcher_file: Path) -> LayerPlan:
     """``/cnb/lifecycle/launcher`` (root, 0755) with the contents of ``launcher_file``."""
+    planned_at_ns = time.time_ns()
     try:
         status = os.stat(launcher_file)
     except OSError as err:
@@ -394,13 +452,13 @@ def launcher_layer(launcher_file: Path, workdir: Path, compress: bool) -> Layer:
                            f"{err.strerror or err}") from None
     if not stat.S_ISREG(status.st_mode):
         raise ArchiveError(f"cannot read launcher '{_display(launcher_file)}': not a file")
-    entries = [_root_dir("/cnb"), _root_dir("/cnb/lifecycle"),
+    entries = (_root_dir("/cnb"), _root_dir("/cnb/lifecycle"),
                TarEntry(LAUNCHER_PATH, EntryKind.FILE, 0o755, source=launcher_file,
-                        size=status.st_size)]
-    return write_layer(entries, workdir, compress)
+                        size=status.st_size))
+    return LayerPlan(entries, (SourceStamp.of(status),), planned_at_ns)
 
 
-def process_types_layer(types: Sequence[str], workdir: Path, compress: bool) -> Layer:
+def process_types_plan(types: Sequence[str]) -> LayerPlan:
     """``/cnb/process/<type>`` → the launcher, one root-owned symlink per type, in order.
 
     Raises ValueError for an empty type, one containing any of ``/><:|&\\``, or one that is
@@ -417,13 +475,13 @@ def process_types_layer(types: Sequence[str], workdir: Path, compress: bool) -> 
             raise ValueError(f"invalid process type {process_type!r}: not a file name")
         entries.append(TarEntry(f"{PROCESS_DIR}/{process_type}", EntryKind.SYMLINK, 0o755,
                                 link_target=LAUNCHER_PATH))
-    return write_layer(entries, workdir, compress)
+    return LayerPlan(tuple(entries), (), time.time_ns())
 
 
 # -- app slices ------------------------------------------------------------------------------
 
-def app_slice_layers(app_dir: Path, slices: Sequence[Sequence[str]], uid: int, gid: int,
-                     workdir: Path, compress: bool, on_skip: OnSkip) -> list[Layer]:
+def app_slice_plans(app_dir: Path, slices: Sequence[Sequence[str]], uid: int, gid: int,
+                    on_skip: OnSkip) -> list[LayerPlan]:
     """``len(slices) + 1`` layers of the app dir (lifecycle-reference §7.3).
 
     Slice *n* holds what its globs match (relative to the app dir, Go ``filepath.Match``
@@ -432,10 +490,11 @@ def app_slice_layers(app_dir: Path, slices: Sequence[Sequence[str]], uid: int, g
     A layer with nothing in it is an empty tar; otherwise it starts with the app dir's parent
     directories. Entries are sorted bytewise by name; no file is deleted.
     """
+    planned_at_ns = time.time_ns()
     tree = _AppTree(_absolute(app_dir))
     taken = [tree.take_slice(globs) for globs in slices]
     taken.append(tree.take_rest())
-    return [tree.write(paths, uid, gid, workdir, compress, on_skip) for paths in taken]
+    return [tree.plan(paths, uid, gid, on_skip, planned_at_ns) for paths in taken]
 
 
 class _AppTree:
@@ -469,15 +528,15 @@ class _AppTree:
         self._consumed.update(rest)
         return rest
 
-    def write(self, paths: set[str], uid: int, gid: int, workdir: Path, compress: bool,
-              on_skip: OnSkip) -> Layer:
+    def plan(self, paths: set[str], uid: int, gid: int, on_skip: OnSkip,
+             planned_at_ns: int) -> LayerPlan:
         if not paths:
-            return write_layer([], workdir, compress)
+            return LayerPlan((), (), planned_at_ns)
+        maker = _EntryMaker(uid, gid, on_skip)
+        maker.planned_at_ns = planned_at_ns  # the walk happened when the tree was read
         ordered = sorted(paths, key=os.fsencode)
-        entries = _EntryMaker(uid, gid, on_skip).entries(
-            (path, self._status[path]) for path in ordered)
-        return write_layer(itertools.chain(_parent_dirs(self.root), entries), workdir,
-                           compress)
+        return maker.plan(_parent_dirs(self.root),
+                          ((path, self._status[path]) for path in ordered))
 
     def _take_subtree(self, top: str, matched: set[str]) -> None:
         pending = [top]

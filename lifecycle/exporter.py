@@ -15,11 +15,12 @@ import os
 import sys
 import tempfile
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lifecycle import __version__, archive
+from lifecycle import __version__, archive, fingerprints
 from lifecycle.backends import open_store
 from lifecycle.backends.base import AccessDenied, BackendError, ImageNotFound, ImageStore
 from lifecycle.cli import run_phase
@@ -85,13 +86,16 @@ def export(inputs: ExporterInputs) -> None:
     run_image = resolve_run_image(inputs, store)
     previous = read_previous_label(inputs, store)
 
+    if not (inputs.layers_dir / "config").is_dir():
+        (inputs.layers_dir / "config").mkdir()
+    plans = LayerPlanner(inputs, previous).plan(local)
+    known = fingerprints.LayerFingerprints.load(inputs.layers_dir)
     with tempfile.TemporaryDirectory(prefix="cnb-export-") as workdir:
-        builder = LayerBuilder(Path(workdir), store.compress_layers, inputs, previous)
-        try:
-            image, label = compose(inputs, local, run_image, builder)
-        except archive.ArchiveError as err:
-            raise LifecycleError("export", err, ExitCode.EXPORT_FAILED) from None
+        builder = LayerBuilder(Path(workdir), store.compress_layers, previous, known)
+        built = builder.build(plans.in_order())
+        image, label = compose(inputs, local, run_image, plans, built.layers)
         save(inputs, store, image, run_image, label)
+    known.save(built.fingerprints)
 
 
 # -- 1. local inputs -------------------------------------------------------------------------
@@ -212,42 +216,69 @@ class PreviousImage:
 
 # -- 3. layers -------------------------------------------------------------------------------
 
-class LayerBuilder:
-    """Builds layers into a private work dir and decides add vs reuse by diffID."""
+@dataclass(eq=False, frozen=True)
+class PlannedLayer:
+    """One layer of the app image before its bytes exist: its entries, or a layer of the
+    previous image to reuse as is (a launch layer whose contents the buildpack left out)."""
 
-    def __init__(self, workdir: Path, compress: bool, inputs: ExporterInputs,
-                 previous: PreviousImage | None) -> None:
-        self.workdir, self.compress = workdir, compress
+    layer_id: str                   # as logged: "<buildpack>:<layer>", "slice-<n>", ...
+    history: str
+    previous_shas: frozenset[str]   # diffIDs of the previous image it may be reused from
+    plan: archive.LayerPlan | None = None
+    reused: Layer | None = None
+
+
+@dataclass(frozen=True)
+class LayerPlans:
+    """Every layer the exporter adds, in image order, with what the label needs of each."""
+
+    buildpacks: tuple[tuple[BuildpackLayers, tuple[tuple[files.LayerMetadata, PlannedLayer],
+                                                   ...]], ...]
+    app: tuple[PlannedLayer, ...]
+    launcher: PlannedLayer
+    config: PlannedLayer
+    process_types: PlannedLayer | None
+
+    def in_order(self) -> list[PlannedLayer]:
+        return [*(planned for _, layers in self.buildpacks for _, planned in layers),
+                *self.app, self.launcher, self.config,
+                *([self.process_types] if self.process_types else [])]
+
+
+class LayerPlanner:
+    """Reads the trees of every layer (stat only, no contents) and what each may reuse."""
+
+    def __init__(self, inputs: ExporterInputs, previous: PreviousImage | None) -> None:
         self.inputs, self.previous = inputs, previous
-        self.additions: list[tuple[Layer, str]] = []
 
     def _warn_skipped(self, path: Path, why: str) -> None:
         shown = os.fsencode(path).decode("utf-8", "backslashreplace")
         get_logger().warning(f"Skipping '{shown}': {why}")
 
-    def add_or_reuse(self, layer_id: str, layer: Layer, previous_shas: frozenset[str],
-                     history: str) -> str:
-        reused = self._previous_layer(layer.diff_id) if layer.diff_id in previous_shas else None
-        if reused is not None:
-            get_logger().info(f"Reusing layer '{layer_id}'")
-            layer = reused
-        else:
-            get_logger().info(f"Adding layer '{layer_id}'")
-        get_logger().debug(f"Layer '{layer_id}' SHA: {layer.diff_id}")
-        self.additions.append((layer, history))
-        return layer.diff_id
-
-    def _previous_layer(self, diff_id: str) -> Layer | None:
-        return self.previous.image.layer_by_diff_id(diff_id) if self.previous else None
-
-    def previous_sha(self, key: str) -> frozenset[str]:
+    def _previous_sha(self, key: str) -> frozenset[str]:
         sha = self.previous.label.sha(key) if self.previous else None
         return frozenset({sha}) if sha else frozenset()
 
-    def buildpack(self, buildpack: BuildpackLayers) -> dict[str, Any]:
-        """Add one buildpack's launch layers; returns its label entry."""
-        entry = buildpack.entry
-        recorded: dict[str, Any] = {}
+    def plan(self, local: LocalInputs) -> LayerPlans:
+        inputs = self.inputs
+        try:
+            return LayerPlans(
+                buildpacks=tuple((bp, self.buildpack(bp)) for bp in local.buildpacks),
+                app=self.app(local.build.slices),
+                launcher=PlannedLayer(LAUNCHER_ID, "Buildpacks Application Launcher",
+                                      self._previous_sha("launcher"),
+                                      archive.launcher_plan(local.launcher)),
+                config=PlannedLayer(CONFIG_ID, "Buildpacks Launcher Config",
+                                    self._previous_sha("config"),
+                                    archive.dir_plan(inputs.layers_dir / "config", inputs.uid,
+                                                     inputs.gid, self._warn_skipped)),
+                process_types=self.process_types(local.build.processes))
+        except archive.ArchiveError as err:
+            raise LifecycleError("export", err, ExitCode.EXPORT_FAILED) from None
+
+    def buildpack(self, buildpack: BuildpackLayers
+                  ) -> tuple[tuple[files.LayerMetadata, PlannedLayer], ...]:
+        entry, planned = buildpack.entry, []
         for meta in buildpack.layers:
             if not meta.launch:
                 continue
@@ -255,91 +286,146 @@ class LayerBuilder:
             history = f"Layer: '{meta.name}', Created by buildpack: {entry.id}@{entry.version}"
             previous_sha = (self.previous.label.layer_sha(entry.id, meta.name)
                             if self.previous else None)
+            previous_shas = frozenset({previous_sha} if previous_sha else ())
             if meta.has_contents:
-                layer = archive.dir_layer(buildpack.directory / meta.name, self.inputs.uid,
-                                          self.inputs.gid, self.workdir, self.compress,
-                                          self._warn_skipped)
-                previous_shas = frozenset({previous_sha} if previous_sha else ())
-                sha = self.add_or_reuse(layer_id, layer, previous_shas, history)
+                layer_plan = archive.dir_plan(buildpack.directory / meta.name, self.inputs.uid,
+                                              self.inputs.gid, self._warn_skipped)
+                planned.append((meta, PlannedLayer(layer_id, history, previous_shas,
+                                                   plan=layer_plan)))
             else:
-                sha = self._reuse_without_contents(layer_id, meta, previous_sha, history)
-            recorded[meta.name] = meta.to_json(sha)
-        label: dict[str, Any] = {"key": entry.id, "version": entry.version, "layers": recorded}
-        if buildpack.store is not None:
-            label["store"] = buildpack.store
-        return label
+                reused = self._reuse_without_contents(layer_id, meta, previous_sha)
+                planned.append((meta, PlannedLayer(layer_id, history, previous_shas,
+                                                   reused=reused)))
+        return tuple(planned)
 
     def _reuse_without_contents(self, layer_id: str, meta: files.LayerMetadata,
-                                previous_sha: str | None, history: str) -> str:
+                                previous_sha: str | None) -> Layer:
         if meta.cache:
             raise LifecycleError("export", f"layer '{layer_id}' is cache=true but has no contents",
                                  ExitCode.EXPORT_FAILED)
-        reused = self._previous_layer(previous_sha) if previous_sha else None
+        reused = (self.previous.image.layer_by_diff_id(previous_sha)
+                  if self.previous and previous_sha else None)
         if previous_sha is None or reused is None:
             cause = (f"cannot reuse '{layer_id}', previous image has no metadata for layer "
                      f"'{layer_id}'" if previous_sha is None else
                      f"cannot reuse '{layer_id}', previous image did not have layer {previous_sha}")
             raise LifecycleError("export", cause, ExitCode.EXPORT_FAILED)
-        get_logger().info(f"Reusing layer '{layer_id}'")
-        self.additions.append((reused, history))
-        return reused.diff_id
+        return reused
 
-    def app(self, slices: tuple[tuple[str, ...], ...]) -> list[dict[str, str]]:
-        layers = archive.app_slice_layers(self.inputs.app_dir, slices, self.inputs.uid,
-                                          self.inputs.gid, self.workdir, self.compress,
-                                          self._warn_skipped)
+    def app(self, slices: tuple[tuple[str, ...], ...]) -> tuple[PlannedLayer, ...]:
+        plans = archive.app_slice_plans(self.inputs.app_dir, slices, self.inputs.uid,
+                                        self.inputs.gid, self._warn_skipped)
         previous_shas = self.previous.label.app_shas() if self.previous else frozenset()
-        reused = sum(1 for layer in layers if layer.diff_id in previous_shas)
-        shas = []
-        for index, layer in enumerate(layers, start=1):
-            history = "Application Layer" if len(layers) == 1 else f"Application Slice: {index}"
-            shas.append({"sha": self.add_or_reuse(f"slice-{index}", layer, previous_shas,
-                                                  history)})
-        get_logger().info(f"Reused {reused}/{len(layers)} app layer(s)")
-        get_logger().info(f"Added {len(layers) - reused}/{len(layers)} app layer(s)")
-        return shas
+        return tuple(
+            PlannedLayer(f"slice-{index}", "Application Layer" if len(plans) == 1
+                         else f"Application Slice: {index}", previous_shas, plan=layer_plan)
+            for index, layer_plan in enumerate(plans, start=1))
 
-    def launcher(self, launcher: Path) -> str:
-        layer = archive.launcher_layer(launcher, self.workdir, self.compress)
-        return self.add_or_reuse(LAUNCHER_ID, layer, self.previous_sha("launcher"),
-                                 "Buildpacks Application Launcher")
-
-    def config(self) -> str:
-        layer = archive.dir_layer(self.inputs.layers_dir / "config", self.inputs.uid,
-                                  self.inputs.gid, self.workdir, self.compress, self._warn_skipped)
-        return self.add_or_reuse(CONFIG_ID, layer, self.previous_sha("config"),
-                                 "Buildpacks Launcher Config")
-
-    def process_types(self, types: Sequence[str]) -> str:
+    def process_types(self, processes: Sequence[files.Process]) -> PlannedLayer | None:
+        types = [process.type for process in processes]
+        if not types:
+            return None
         try:
-            layer = archive.process_types_layer(types, self.workdir, self.compress)
+            layer_plan = archive.process_types_plan(types)
         except ValueError as err:
             raise LifecycleError("export", err, ExitCode.EXPORT_FAILED) from None
-        return self.add_or_reuse(PROCESS_TYPES_ID, layer, self.previous_sha("process-types"),
-                                 "Buildpacks Process Types")
+        return PlannedLayer(PROCESS_TYPES_ID, "Buildpacks Process Types",
+                            self._previous_sha("process-types"), plan=layer_plan)
+
+
+BUILD_WORKERS = max(1, min(4, os.cpu_count() or 1))
+"""Layers are tarred, hashed and compressed in threads: hashlib and isal release the GIL."""
+
+
+@dataclass(frozen=True)
+class BuiltLayers:
+    layers: dict[PlannedLayer, Layer]
+    fingerprints: dict[str, fingerprints.Recorded]   # to remember once the image is saved
+
+
+class LayerBuilder:
+    """Turns plans into layers: reused from the previous image when the fingerprint says
+    nothing changed, else written in parallel into a private work dir."""
+
+    def __init__(self, workdir: Path, compress: bool, previous: PreviousImage | None,
+                 known: fingerprints.LayerFingerprints) -> None:
+        self.workdir, self.compress = workdir, compress
+        self.previous, self.known = previous, known
+
+    def build(self, planned: Sequence[PlannedLayer]) -> BuiltLayers:
+        pool = ThreadPoolExecutor(max_workers=BUILD_WORKERS, thread_name_prefix="layer")
+        try:
+            pending = {layer: pool.submit(self._layer, layer) for layer in planned}
+            built: dict[PlannedLayer, Layer] = {}
+            remembered: dict[str, fingerprints.Recorded] = {}
+            # Decided in image order, so the log reads like the image and the first
+            # problem in that order is the one reported.
+            for layer in planned:
+                result, fingerprint = pending[layer].result()
+                built[layer] = self._decide(layer, result)
+                if fingerprint is not None:
+                    remembered[layer.layer_id] = fingerprints.Recorded(
+                        fingerprint, built[layer].diff_id)
+            return BuiltLayers(built, remembered)
+        except archive.ArchiveError as err:
+            raise LifecycleError("export", err, ExitCode.EXPORT_FAILED) from None
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _layer(self, planned: PlannedLayer) -> tuple[Layer, str | None]:
+        if planned.plan is None:
+            assert planned.reused is not None
+            return planned.reused, None
+        fingerprint = planned.plan.fingerprint()
+        unchanged = self.known.diff_id(planned.layer_id, fingerprint)
+        if unchanged in planned.previous_shas and self.previous:
+            reusable = self.previous.image.layer_by_diff_id(unchanged)
+            if reusable is not None:
+                get_logger().debug(f"Layer '{planned.layer_id}' is unchanged since the last "
+                                   f"export (fingerprint {fingerprint}); not tarring it")
+                return reusable, fingerprint
+        return archive.write_layer(planned.plan.entries, self.workdir, self.compress), fingerprint
+
+    def _decide(self, planned: PlannedLayer, layer: Layer) -> Layer:
+        reused = (self.previous.image.layer_by_diff_id(layer.diff_id)
+                  if self.previous and layer.diff_id in planned.previous_shas else None)
+        if reused is not None or planned.reused is not None:
+            get_logger().info(f"Reusing layer '{planned.layer_id}'")
+            layer = reused or layer
+        else:
+            get_logger().info(f"Adding layer '{planned.layer_id}'")
+        get_logger().debug(f"Layer '{planned.layer_id}' SHA: {layer.diff_id}")
+        return layer
 
 
 # -- 4. compose ------------------------------------------------------------------------------
 
 def compose(inputs: ExporterInputs, local: LocalInputs, run_image: RunImage,
-            builder: LayerBuilder) -> tuple[Image, dict[str, Any]]:
-    """Build every layer and the labels, then the app image with pure transforms."""
-    if not (inputs.layers_dir / "config").is_dir():
-        (inputs.layers_dir / "config").mkdir()
-    buildpacks = [builder.buildpack(bp) for bp in local.buildpacks]
-    app = builder.app(local.build.slices)
-    launcher = builder.launcher(local.launcher)
-    config = builder.config()
-    types = [process.type for process in local.build.processes]
-    process_types = builder.process_types(types) if types else ""
+            plans: LayerPlans, built: dict[PlannedLayer, Layer]
+            ) -> tuple[Image, dict[str, Any]]:
+    """The lifecycle label and the app image, with pure transforms, from the built layers."""
+    def sha(planned: PlannedLayer | None) -> str:
+        return built[planned].diff_id if planned else ""
+
+    buildpacks = []
+    for buildpack, layers in plans.buildpacks:
+        entry: dict[str, Any] = {
+            "key": buildpack.entry.id, "version": buildpack.entry.version,
+            "layers": {meta.name: meta.to_json(sha(planned)) for meta, planned in layers}}
+        if buildpack.store is not None:
+            entry["store"] = buildpack.store
+        buildpacks.append(entry)
+    app_reused = sum(1 for planned in plans.app if sha(planned) in planned.previous_shas)
+    get_logger().info(f"Reused {app_reused}/{len(plans.app)} app layer(s)")
+    get_logger().info(f"Added {len(plans.app) - app_reused}/{len(plans.app)} app layer(s)")
 
     base = run_image.stored.image
     label: dict[str, Any] = {
-        "app": app,
+        "app": [{"sha": sha(planned)} for planned in plans.app],
         "buildpacks": buildpacks,
-        "config": {"sha": config},
-        "launcher": {"sha": launcher},
-        "process-types": {"sha": process_types},
+        "config": {"sha": sha(plans.config)},
+        "launcher": {"sha": sha(plans.launcher)},
+        "process-types": {"sha": sha(plans.process_types)},
         "runImage": {"topLayer": base.top_layer, "reference": run_image.stored.reference,
                      **run_image.recorded.to_json()},
         "stack": {"runImage": run_image.recorded.to_json()},
@@ -362,7 +448,9 @@ def compose(inputs: ExporterInputs, local: LocalInputs, run_image: RunImage,
         get_logger().debug(f"Adding label '{key}'")
 
     base_path = mutate.env_value(base, "PATH")
-    image = mutate.append_layers(base, builder.additions, inputs.created)
+    image = mutate.append_layers(
+        base, [(built[planned], planned.history) for planned in plans.in_order()],
+        inputs.created)
     image = mutate.set_env(image, {
         "CNB_LAYERS_DIR": str(inputs.layers_dir),
         "CNB_APP_DIR": str(inputs.app_dir),

@@ -95,8 +95,30 @@ def layer_dir(tmp_path: Path) -> Path:
     return root
 
 
+
+# The exporter plans a layer (stat only) and then writes it; these write what they plan.
+def dir_layer(source: Path, uid: int, gid: int, workdir: Path, compress: bool,
+              on_skip: archive.OnSkip) -> Layer:
+    return archive.write_layer(archive.dir_plan(source, uid, gid, on_skip).entries, workdir,
+                               compress)
+
+
+def launcher_layer(launcher: Path, workdir: Path, compress: bool) -> Layer:
+    return archive.write_layer(archive.launcher_plan(launcher).entries, workdir, compress)
+
+
+def process_types_layer(types: list[str], workdir: Path, compress: bool) -> Layer:
+    return archive.write_layer(archive.process_types_plan(types).entries, workdir, compress)
+
+
+def app_slice_layers(app: Path, slices: list[list[str]], uid: int, gid: int, workdir: Path,
+                     compress: bool, on_skip: archive.OnSkip) -> list[Layer]:
+    return [archive.write_layer(plan.entries, workdir, compress)
+            for plan in archive.app_slice_plans(app, slices, uid, gid, on_skip)]
+
+
 def build(source: Path, workdir: Path, compress: bool = True) -> Layer:
-    return archive.dir_layer(source, 1000, 1001, workdir, compress, no_skips)
+    return dir_layer(source, 1000, 1001, workdir, compress, no_skips)
 
 
 # -- determinism -----------------------------------------------------------------------------
@@ -250,7 +272,7 @@ def test_fifo_and_socket_are_skipped_with_a_warning(layer_dir: Path, workdir: Pa
     with socket.socket(socket.AF_UNIX) as server:
         server.bind(str(layer_dir / "sock"))
         skips = Skips()
-        layer = archive.dir_layer(layer_dir, 1000, 1001, workdir, True, skips)
+        layer = dir_layer(layer_dir, 1000, 1001, workdir, True, skips)
     assert skips.seen == [(layer_dir / "pipe", "unsupported file type: named pipe (FIFO)"),
                           (layer_dir / "sock", "unsupported file type: socket")]
     assert not {f"{layer_dir}/pipe", f"{layer_dir}/sock"} & set(names(layer))
@@ -302,7 +324,7 @@ def test_tar_entry_names_must_be_normalised_and_absolute(name: str) -> None:
 
 def test_missing_source_names_the_path(tmp_path: Path, workdir: Path) -> None:
     with pytest.raises(ArchiveError, match=f"cannot read '{tmp_path}/nope'"):
-        archive.dir_layer(tmp_path / "nope", 0, 0, workdir, True, no_skips)
+        dir_layer(tmp_path / "nope", 0, 0, workdir, True, no_skips)
 
 
 def test_vanished_file_names_the_path_and_leaves_nothing(tmp_path: Path, workdir: Path) -> None:
@@ -348,7 +370,7 @@ def test_memory_does_not_grow_with_layer_size(tmp_path: Path, workdir: Path,
         big.truncate(64 << 20)   # sparse: cheap to make, 64 MiB to read
     tracemalloc.start()
     try:
-        layer = archive.dir_layer(source, 0, 0, workdir, compress, no_skips)
+        layer = dir_layer(source, 0, 0, workdir, compress, no_skips)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -358,11 +380,11 @@ def test_memory_does_not_grow_with_layer_size(tmp_path: Path, workdir: Path,
 
 # -- launcher and process types --------------------------------------------------------------
 
-def test_launcher_layer(tmp_path: Path, workdir: Path) -> None:
+def test_launcher_layer_holds_the_launcher(tmp_path: Path, workdir: Path) -> None:
     launcher = tmp_path / "my-launcher"
     launcher.write_bytes(b"\x7fELF launcher")
     launcher.chmod(0o600)
-    layer = archive.launcher_layer(launcher, workdir, True)
+    layer = launcher_layer(launcher, workdir, True)
     listed = [(member.name, member.type, member.mode, member.uid, member.gid)
               for member in members(layer)]
     assert listed == [("/cnb", tarfile.DIRTYPE, 0o755, 0, 0),
@@ -373,11 +395,11 @@ def test_launcher_layer(tmp_path: Path, workdir: Path) -> None:
 
 def test_launcher_must_be_a_file(tmp_path: Path, workdir: Path) -> None:
     with pytest.raises(ArchiveError, match="not a file"):
-        archive.launcher_layer(tmp_path, workdir, True)
+        launcher_layer(tmp_path, workdir, True)
 
 
-def test_process_types_layer(workdir: Path) -> None:
-    layer = archive.process_types_layer(["web", "worker", "Ünïcode type"], workdir, False)
+def test_process_types_layer_links_each_type(workdir: Path) -> None:
+    layer = process_types_layer(["web", "worker", "Ünïcode type"], workdir, False)
     listed = [(member.name, member.type, member.mode, member.uid, member.linkname)
               for member in members(layer)]
     assert listed == [
@@ -399,7 +421,7 @@ def test_process_types_layer(workdir: Path) -> None:
 ])
 def test_invalid_process_type(workdir: Path, process_type: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        archive.process_types_layer(["web", process_type], workdir, True)
+        process_types_layer(["web", process_type], workdir, True)
     assert list(workdir.iterdir()) == []
 
 
@@ -425,7 +447,7 @@ def relative_names(layer: Layer, app: Path) -> list[str]:
 
 
 def slice_layers(app: Path, slices: list[list[str]], workdir: Path) -> list[Layer]:
-    return archive.app_slice_layers(app, slices, 1000, 1001, workdir, False, no_skips)
+    return app_slice_layers(app, slices, 1000, 1001, workdir, False, no_skips)
 
 
 def test_no_slices_gives_one_layer_with_everything(app_dir: Path, workdir: Path) -> None:
@@ -503,7 +525,7 @@ def test_slice_owners(app_dir: Path, workdir: Path) -> None:
 def test_slice_skips_special_files_with_a_warning(app_dir: Path, workdir: Path) -> None:
     os.mkfifo(app_dir / "pipe")
     skips = Skips()
-    archive.app_slice_layers(app_dir, [], 0, 0, workdir, True, skips)
+    app_slice_layers(app_dir, [], 0, 0, workdir, True, skips)
     assert skips.seen == [(app_dir / "pipe", "unsupported file type: named pipe (FIFO)")]
 
 
@@ -563,7 +585,7 @@ def test_property_layer_does_not_depend_on_creation_order(tree: dict[bytes, Any]
         layers = []
         for reverse in (False, True):
             create(source, tree, reverse)
-            layers.append(archive.dir_layer(Path(os.fsdecode(source)), 7, 8, work, True,
+            layers.append(dir_layer(Path(os.fsdecode(source)), 7, 8, work, True,
                                             no_skips))
             shutil.rmtree(source)
         assert layers[0].diff_id == layers[1].diff_id
@@ -586,10 +608,10 @@ def test_property_no_entry_escapes_and_slices_partition(tree: dict[bytes, Any],
                 assert name in on_disk or name in parents
             return listed
 
-        layer = archive.dir_layer(Path(os.fsdecode(source)), 0, 0, work, False, no_skips)
+        layer = dir_layer(Path(os.fsdecode(source)), 0, 0, work, False, no_skips)
         assert set(stored(layer)) == on_disk | parents
 
-        sliced = archive.app_slice_layers(Path(os.fsdecode(source)), slices, 0, 0, work, False,
+        sliced = app_slice_layers(Path(os.fsdecode(source)), slices, 0, 0, work, False,
                                           no_skips)
         assert len(sliced) == len(slices) + 1
         everywhere = [name for layer in sliced for name in stored(layer)]
