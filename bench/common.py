@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from tests.harness.images import publish_run_image  # noqa: E402
 from tests.harness.services import Registry, ensure_commands, start_registry  # noqa: E402
 
 __all__ = ["Measured", "Registry", "SampleBuild", "build_with_app", "measure",
-           "publish_run_image", "registry", "stack_file"]
+           "print_table", "publish_run_image", "registry", "stack_file"]
 
 
 @dataclass(frozen=True)
@@ -63,3 +64,15 @@ def registry(root: Path) -> Registry:
 def stack_file(path: Path, image: str) -> Path:
     path.write_text(f'[run-image]\nimage = "{image}"\n')
     return path
+
+
+def print_table(as_json: bool, benchmark: str, rows: list[dict[str, object]]) -> None:
+    """Rows of figures as an aligned table, or (``--json``) one JSON object for CI trends."""
+    if as_json:
+        print(json.dumps({"benchmark": benchmark, "rows": rows}))
+        return
+    columns = list(rows[0])
+    widths = {c: max(len(c), *(len(str(row[c])) for row in rows)) + 2 for c in columns}
+    print("".join(f"{c:>{widths[c]}}" for c in columns))
+    for row in rows:
+        print("".join(f"{row[c]!s:>{widths[c]}}" for c in columns))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -21,6 +22,8 @@ _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING
 
 def _console_renderer(_: Any, method: str, event: MutableMapping[str, Any]) -> str:
     message = str(event.get("event", ""))
+    if "item" in event:
+        message = f"{event['item']}: {message}"
     if method in ("warning", "warn"):
         return f"Warning: {message}"
     if method in ("error", "exception", "critical"):
@@ -44,8 +47,18 @@ class _SplitStreamLogger:
     warning = warn = error = critical = exception = _err
 
 
+@dataclass
+class _Settings:
+    level: str = "info"
+    json_mode: bool = False
+
+
+_settings = _Settings()
+
+
 def configure(level: str = "info", fmt: str = "console") -> None:
     json_mode = fmt == "json"
+    _settings.level, _settings.json_mode = level, json_mode
     processors: list[Any] = [structlog.processors.add_log_level]
     if json_mode:
         processors += [structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -62,4 +75,14 @@ def configure(level: str = "info", fmt: str = "console") -> None:
 
 def get_logger() -> FilteringBoundLogger:
     logger: FilteringBoundLogger = structlog.get_logger()
+    return logger
+
+
+def item_logger(item: str) -> FilteringBoundLogger:
+    """A logger for one item of a batch: every line names the item, and its info lines are
+    detail, shown only at debug level, so a batch prints one line per item by default."""
+    level = logging.DEBUG if _settings.level == "debug" else logging.WARNING
+    logger: FilteringBoundLogger = structlog.wrap_logger(
+        _SplitStreamLogger(split=not _settings.json_mode),
+        wrapper_class=structlog.make_filtering_bound_logger(level)).bind(item=item)
     return logger

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
+
+from structlog.typing import FilteringBoundLogger
 
 from lifecycle.backends import open_store
 from lifecycle.backends.base import BackendError, ImageStore
 from lifecycle.cli import run_phase
 from lifecycle.image import mutate
-from lifecycle.image.model import Image, StoredImage
+from lifecycle.image.model import Image, SaveResult, StoredImage
 from lifecycle.log import get_logger
 from lifecycle.platform import files
 from lifecycle.platform.exits import ExitCode, LifecycleError
@@ -43,11 +46,36 @@ def rebase(inputs: RebaserInputs) -> None:
     for warning in inputs.warnings:
         logger.warning(warning)
     store = open_store(inputs.target)
-    app_ref = inputs.previous_image or inputs.images[0]
-    app = read_app_image(store, app_ref)
-    label = app_label(app, app_ref)
+    rebased = rebase_image(store, RebaseRequest(
+        app=inputs.previous_image or inputs.images[0], images=inputs.images,
+        names=inputs.image_names, run_image=inputs.run_image, force=inputs.force), logger)
+    report_and_check(inputs.report_path, rebased.result, inputs.images, inputs.image_names,
+                     rebased.run_image, "rebase", ExitCode.REBASE_FAILED)
 
-    run_name, reason = choose_run_image(inputs, store, app_ref, label)
+
+@dataclass(frozen=True)
+class RebaseRequest:
+    """One rebase: the app image to read, the names to write, and the run image if given."""
+
+    app: Reference
+    images: tuple[Reference, ...]
+    names: tuple[str, ...]
+    run_image: str | None
+    force: bool
+
+
+@dataclass(frozen=True)
+class Rebased:
+    result: SaveResult
+    run_image: dict[str, str]   # image, reference, reason: report.toml's [run-image]
+
+
+def rebase_image(store: ImageStore, request: RebaseRequest, logger: FilteringBoundLogger
+                 ) -> Rebased:
+    """Read, check, rebase and save one app image; raises LifecycleError (exit 72)."""
+    app = read_app_image(store, request.app)
+    label = app_label(app, request.app)
+    run_name, reason = choose_run_image(request, store, label, logger)
     try:
         new_base = store.read(parse_reference(run_name))
     except ReferenceError as err:
@@ -55,13 +83,12 @@ def rebase(inputs: RebaserInputs) -> None:
     except BackendError as err:
         raise fail(f"access run image '{run_name}'", err) from None
 
-    check_compatible(app.image, new_base.image, inputs.force)
-    image = rebased_image(inputs, app.image, label, new_base, run_name)
-    result = save_image(store, image, inputs.images, inputs.image_names, "rebase",
-                        ExitCode.REBASE_FAILED)
-    report_and_check(inputs.report_path, result, inputs.images, inputs.image_names,
-                     {"image": run_name, "reference": new_base.reference, "reason": reason},
-                     "rebase", ExitCode.REBASE_FAILED)
+    check_compatible(app.image, new_base.image, request.force, logger)
+    image = rebased_image(app.image, label, new_base, run_name, logger)
+    result = save_image(store, image, request.images, request.names, "rebase",
+                        ExitCode.REBASE_FAILED, logger)
+    return Rebased(result, {"image": run_name, "reference": new_base.reference,
+                            "reason": reason})
 
 
 def read_app_image(store: ImageStore, ref: Reference) -> StoredImage:
@@ -82,13 +109,13 @@ def app_label(app: StoredImage, ref: Reference) -> files.LifecycleLabel:
     return label
 
 
-def choose_run_image(inputs: RebaserInputs, store: ImageStore, app_ref: Reference,
-                     label: files.LifecycleLabel) -> tuple[str, str]:
-    logger = get_logger()
-    if inputs.run_image:
+def choose_run_image(request: RebaseRequest, store: ImageStore, label: files.LifecycleLabel,
+                     logger: FilteringBoundLogger) -> tuple[str, str]:
+    app_ref = request.app
+    if request.run_image:
         reason = "given with -run-image"
-        logger.info(f"Using run image '{inputs.run_image}' ({reason})")
-        return inputs.run_image, reason
+        logger.info(f"Using run image '{request.run_image}' ({reason})")
+        return request.run_image, reason
     recorded = label.run_image()
     if not recorded.image:
         raise fail("set app image", "-run-image is required when there is no run image "
@@ -104,7 +131,8 @@ def choose_run_image(inputs: RebaserInputs, store: ImageStore, app_ref: Referenc
     return choice.image, choice.reason
 
 
-def check_compatible(app: Image, new_base: Image, force: bool) -> None:
+def check_compatible(app: Image, new_base: Image, force: bool,
+                     logger: FilteringBoundLogger) -> None:
     """Stack id, os/arch and rebasable checks; ``-force`` turns each into a warning."""
     problems = []
     app_stack, base_stack = (app.labels.get(files.STACK_ID_LABEL),
@@ -120,7 +148,7 @@ def check_compatible(app: Image, new_base: Image, force: bool) -> None:
     for problem in problems:
         if not force:
             raise fail("rebase", f"{problem}; please provide -force to override")
-        get_logger().warning(f"{problem}; continuing because of -force")
+        logger.warning(f"{problem}; continuing because of -force")
 
 
 def recorded_contains(recorded: files.RunImageMetadata, name: str) -> bool:
@@ -136,8 +164,8 @@ def recorded_contains(recorded: files.RunImageMetadata, name: str) -> bool:
     return wanted is not None and any(key(c) == wanted for c in recorded.candidates)
 
 
-def rebased_image(inputs: RebaserInputs, app: Image, label: files.LifecycleLabel,
-                  new_base: StoredImage, run_name: str) -> Image:
+def rebased_image(app: Image, label: files.LifecycleLabel, new_base: StoredImage,
+                  run_name: str, logger: FilteringBoundLogger) -> Image:
     try:
         image = mutate.rebase(app, label.top_layer, new_base.image)
     except mutate.RebaseError as err:
@@ -147,7 +175,7 @@ def rebased_image(inputs: RebaserInputs, app: Image, label: files.LifecycleLabel
     new_record = None
     if not recorded_contains(recorded, run_name):
         new_record = files.RunImageMetadata(run_name)
-        get_logger().warning(
+        logger.warning(
             f"new run image '{run_name}' is not among the recorded run image and mirrors "
             f"{list(recorded.candidates)}; recording '{run_name}' as the run image")
     document = label.with_run_image(new_base.image.top_layer, new_base.reference, new_record)

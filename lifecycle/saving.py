@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from structlog.typing import FilteringBoundLogger
+
 from lifecycle.backends.base import BackendError, ImageStore
 from lifecycle.image.model import Image, SaveResult
 from lifecycle.log import get_logger
@@ -19,8 +21,9 @@ from lifecycle.reference import Reference
 
 
 def save_image(store: ImageStore, image: Image, refs: Sequence[Reference],
-               names: Sequence[str], action: str, code: ExitCode) -> SaveResult:
-    logger = get_logger()
+               names: Sequence[str], action: str, code: ExitCode,
+               logger: FilteringBoundLogger | None = None) -> SaveResult:
+    logger = logger or get_logger()
     for name in names:
         logger.info(f"Saving {name}...")
     try:

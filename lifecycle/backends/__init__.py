@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 
-from lifecycle.backends.base import ImageStore
+from lifecycle.backends.base import DEFAULT_CONNECTIONS, ImageStore
 from lifecycle.platform.inputs import Target
 
 
-def open_store(target: Target) -> ImageStore:
+def open_store(target: Target, connections: int = DEFAULT_CONNECTIONS) -> ImageStore:
+    """The store for ``target``; ``connections`` sizes the registry connection pool for
+    callers that make that many requests at once."""
     if target.daemon:
         from lifecycle.backends.daemon import DaemonStore
         return DaemonStore(os.environ.get("DOCKER_HOST"))
@@ -21,4 +23,5 @@ def open_store(target: Target) -> ImageStore:
         return LayoutStore(target.layout_dir)
     from lifecycle.backends.auth import Keychain
     from lifecycle.backends.registry import RegistryStore
-    return RegistryStore(target.insecure_registries, Keychain.from_environment(os.environ))
+    return RegistryStore(target.insecure_registries, Keychain.from_environment(os.environ),
+                         connections)

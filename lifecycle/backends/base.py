@@ -15,6 +15,9 @@ from typing import Protocol
 from lifecycle.image.model import Image, SaveResult, StoredImage
 from lifecycle.reference import Reference
 
+DEFAULT_CONNECTIONS = 10
+"""Connections a backend keeps open per server (requests' own default pool size)."""
+
 
 class BackendError(Exception):
     """A backend could not do what was asked; the message is one line naming the image."""

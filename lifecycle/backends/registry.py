@@ -20,9 +20,11 @@ from urllib.parse import urlencode, urljoin
 
 import requests
 import urllib3
+from requests.adapters import HTTPAdapter
 
 from lifecycle.backends.auth import Keychain
 from lifecycle.backends.base import (
+    DEFAULT_CONNECTIONS,
     Access,
     AccessDenied,
     BackendError,
@@ -76,10 +78,14 @@ class Repository:
 class RegistryClient:
     """HTTP with the registry's auth flow: anonymous first, then Basic or Bearer as asked."""
 
-    def __init__(self, keychain: Keychain) -> None:
+    def __init__(self, keychain: Keychain, connections: int = DEFAULT_CONNECTIONS) -> None:
         self.keychain = keychain
         self.http = requests.Session()
         self.http.headers["User-Agent"] = "cnb-lifecycle"
+        # One pool per registry host, as large as the number of requests under way at once,
+        # so concurrent callers (rebase-many) reuse connections instead of discarding them.
+        for scheme in ("http://", "https://"):
+            self.http.mount(scheme, HTTPAdapter(pool_connections=4, pool_maxsize=connections))
         self._auth: dict[tuple[str, str], str] = {}  # (registry, scope) -> Authorization
 
     def request(self, method: str, repo: Repository, url: str, scope: str,
@@ -216,9 +222,10 @@ class RegistryStore(ImageStore):
     compress_layers = True
 
     def __init__(self, insecure_registries: frozenset[str] = frozenset(),
-                 keychain: Keychain | None = None) -> None:
+                 keychain: Keychain | None = None,
+                 connections: int = DEFAULT_CONNECTIONS) -> None:
         self.insecure = insecure_registries
-        self.client = RegistryClient(keychain or Keychain())
+        self.client = RegistryClient(keychain or Keychain(), connections)
 
     def _repo(self, ref: Reference) -> Repository:
         return Repository.of(ref, self.insecure)
@@ -320,10 +327,14 @@ class RegistryStore(ImageStore):
         ``placed_in`` is another target repository this write already put the blob in; on
         the same registry it is as good a mount source as the layer's own repository.
         """
-        head = self.client.request("HEAD", repo, repo.url(f"blobs/{digest}"), push_scope(repo))
-        if head.status_code == 200:
-            return
+        if isinstance(source, RegistryBlobs) and source.repo == repo:
+            return  # listed by a manifest of this very repository: the registry links it here
         mount_from = _mount_source(repo, source, placed_in)
+        if mount_from is None:  # with a mount source, the mount request answers this too
+            head = self.client.request("HEAD", repo, repo.url(f"blobs/{digest}"),
+                                       push_scope(repo))
+            if head.status_code == 200:
+                return
         scope = push_scope(repo, mount_from)
         query = f"?mount={digest}&from={mount_from.name}" if mount_from else ""
         started = self.client.request("POST", repo, repo.url(f"blobs/uploads/{query}"), scope)

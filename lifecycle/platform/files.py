@@ -14,7 +14,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import tomli_w
 
@@ -366,6 +366,22 @@ def write_report(path: Path, image: Mapping[str, Any],
     if run_image:
         document["run-image"] = dict(run_image)
     write_atomically(path, tomli_w.dumps(document).encode())
+
+
+def read_image_list(source: str, stdin: TextIO) -> list[str]:
+    """The image names of a ``rebase-many`` list: one per line, ``#`` comments and blank
+    lines ignored; ``-`` reads standard input. Raises LifecycleError (exit 3)."""
+    what = "standard input" if source == "-" else f"'{source}'"
+    try:
+        text = stdin.read() if source == "-" else Path(source).read_text()
+    except (OSError, UnicodeDecodeError) as err:
+        cause = err.strerror if isinstance(err, OSError) and err.strerror else err
+        raise invalid_args(f"read image list {what}", cause) from None
+    names = [line.split("#", 1)[0].strip() for line in text.splitlines()]
+    names = [name for name in names if name]
+    if not names:
+        raise invalid_args(f"read image list {what}", "no image names in it")
+    return names
 
 
 def write_atomically(path: Path, data: bytes) -> None:

@@ -118,6 +118,20 @@ class RebaserInputs:
     warnings: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class RebaseManyInputs:
+    """Everything ``rebase-many`` needs: the image list and what applies to every image."""
+
+    image_list: str                   # a file path, or "-" for standard input
+    run_image: str | None             # Scenario 2 for every image; None = each one's label
+    force: bool
+    jobs: int                         # images rebased at once, over one connection pool
+    report_path: Path | None          # a TOML summary of every image, if asked for
+    target: Target
+    log: LogSettings
+    warnings: tuple[str, ...] = ()
+
+
 # -- flag tables (contract §1) -----------------------------------------------------------------
 
 _SYNOPSIS = "[flags] <image> [<additional-tag>...]"
@@ -180,6 +194,21 @@ REBASER_FLAGS = FlagSet("rebaser", _SYNOPSIS, (
                 default_text="<$CNB_LAYERS_DIR or /layers>/report.toml"),
     bool_flag("force", "rebase even if the new run image looks incompatible",
               "CNB_FORCE_REBASE"),
+))
+
+
+DEFAULT_REBASE_JOBS = 16
+MAX_REBASE_JOBS = 256
+
+REBASE_MANY_FLAGS = FlagSet("rebase-many", "[flags] <image-list-file | ->", (
+    *(flag for flag in _SHARED_FLAGS
+      if flag.names[0] not in ("previous-image", "uid", "gid")),
+    bool_flag("force", "rebase even if the new run image looks incompatible",
+              "CNB_FORCE_REBASE"),
+    int_flag("jobs", f"images to rebase at once (1-{MAX_REBASE_JOBS}; default "
+             f"{DEFAULT_REBASE_JOBS})", "CNB_REBASE_JOBS"),
+    string_flag("report", "where to write a TOML summary of every image",
+                default_text="none"),
 ))
 
 
@@ -261,6 +290,36 @@ def resolve_rebaser_inputs(argv: Sequence[str], environ: Mapping[str, str],
         target=shared.target,
         log=shared.log,
         warnings=shared.warnings,
+    )
+
+
+def resolve_rebase_many_inputs(argv: Sequence[str], environ: Mapping[str, str],
+                               cwd: Path) -> RebaseManyInputs:
+    """Resolve ``rebase-many``'s argv and environment; errors as for the rebaser."""
+    flags = _parse(REBASE_MANY_FLAGS, argv, environ)
+    _platform_api(environ)
+    log = _log_settings(flags)
+    target = _target(flags, cwd)
+    if len(flags.positionals) != 1:
+        raise invalid_args("parse arguments", "exactly one image list (a file, or - for "
+                           f"standard input) is required, got {len(flags.positionals)}")
+    _check_alias_conflict(flags, "run-image", _RUN_IMAGE_CONFLICT)
+    run_image = flags.string("run-image") or None
+    if run_image is not None:
+        _reference(run_image, flags.origin("run-image"))
+    jobs = flags.integer("jobs") or DEFAULT_REBASE_JOBS
+    if not 1 <= jobs <= MAX_REBASE_JOBS:
+        raise invalid_args(f"parse {flags.origin('jobs')}",
+                           f"{jobs} is not between 1 and {MAX_REBASE_JOBS}")
+    image_list = flags.positionals[0]
+    return RebaseManyInputs(
+        image_list=image_list if image_list == "-" else str(_absolute(image_list, cwd)),
+        run_image=run_image,
+        force=flags.boolean("force"),
+        jobs=jobs,
+        report_path=_optional_path(flags, "report", cwd),
+        target=target,
+        log=log,
     )
 
 
