@@ -30,10 +30,12 @@ import enum
 import hashlib
 import os
 import posixpath
+import queue
 import re
 import stat
 import tarfile
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -43,6 +45,7 @@ from typing import BinaryIO
 
 from isal import isal_zlib
 
+from lifecycle.image.growing import GrowingBlob
 from lifecycle.image.model import OCI_LAYER_GZIP, OCI_LAYER_TAR, BlobSource, Layer
 
 NORMALISED_MTIME = 315532801
@@ -192,16 +195,61 @@ class _NormalisedTarInfo(tarfile.TarInfo):
         return {**super().get_info(), "name": self.name}
 
 
+class _Stage:
+    """Runs ``work`` on each chunk in a thread of its own, a few chunks behind the caller.
+
+    hashlib and isal release the GIL, so the caller (reading, tar hash) and this thread
+    (compression, blob hash, writing) use two cores for one layer. The queue is bounded, so
+    memory stays a few chunks whatever the layer's size. A failure in ``work`` is raised to
+    the caller at its next :meth:`put` or at :meth:`close`.
+    """
+
+    DEPTH = 4
+
+    def __init__(self, work: Callable[[bytes | bytearray], None]) -> None:
+        self._work = work
+        self._queue: queue.Queue[bytes | bytearray | None] = queue.Queue(maxsize=self.DEPTH)
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="layer-gzip", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            if self._failure is None:  # after a failure, only drain so put() never blocks
+                try:
+                    self._work(chunk)
+                except BaseException as err:  # noqa: BLE001 - raised in the caller's thread
+                    self._failure = err
+
+    def put(self, chunk: bytes | bytearray) -> None:
+        self._raise_failure()
+        self._queue.put(chunk)
+
+    def close(self) -> None:
+        """Wait until every chunk is done; idempotent."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        self._raise_failure()
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
+
 class _LayerSink:
     """Takes tar bytes; hashes them, optionally gzips, hashes the blob and writes it out.
 
     Small writes (headers, padding) are gathered into one buffer so the compressor and the
     hashes see large chunks; a write of a full chunk or more passes straight through. An
     uncompressed blob is the tar itself, so its digest is the diffID and is hashed once.
+    Compression runs in a :class:`_Stage`: use the sink as a context manager.
     """
 
-    def __init__(self, blob_file: BinaryIO, compress: bool) -> None:
+    def __init__(self, blob_file: BinaryIO, compress: bool,
+                 follower: GrowingBlob | None = None) -> None:
         self._blob_file = blob_file
+        self._follower = follower
         self._diff_hash = hashlib.sha256()
         self._tar_size = 0
         self._pending = bytearray()
@@ -210,8 +258,17 @@ class _LayerSink:
         self._gzip_hash = hashlib.sha256()
         self._gzip_size = 0
         self._crc = 0
+        self._gzip_stage: _Stage | None = None
         if compress:
             self._emit_gzip(_GZIP_HEADER)
+            self._gzip_stage = _Stage(self._compress)
+
+    def __enter__(self) -> _LayerSink:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._gzip_stage is not None:
+            self._gzip_stage.close()
 
     def write(self, data: bytes) -> None:
         if len(data) >= _CHUNK:
@@ -226,8 +283,9 @@ class _LayerSink:
         """Ends the stream; returns (diffID, blob digest, blob size)."""
         self._flush_pending()
         diff_id = "sha256:" + self._diff_hash.hexdigest()
-        if self._compressor is None:
+        if self._compressor is None or self._gzip_stage is None:
             return diff_id, diff_id, self._tar_size
+        self._gzip_stage.close()
         self._emit_gzip(self._compressor.flush())
         self._emit_gzip(self._crc.to_bytes(4, "little")
                         + (self._tar_size & 0xFFFFFFFF).to_bytes(4, "little"))
@@ -243,14 +301,26 @@ class _LayerSink:
         self._tar_size += len(tar_bytes)
         if self._compressor is None:
             self._blob_file.write(tar_bytes)
+            self._tell_follower(self._tar_size)
             return
         self._crc = isal_zlib.crc32(tar_bytes, self._crc)
+        assert self._gzip_stage is not None
+        self._gzip_stage.put(tar_bytes)
+
+    def _compress(self, tar_bytes: bytes | bytearray) -> None:
+        assert self._compressor is not None
         self._emit_gzip(self._compressor.compress(tar_bytes))
 
     def _emit_gzip(self, gzip_bytes: bytes) -> None:
         self._gzip_hash.update(gzip_bytes)
         self._blob_file.write(gzip_bytes)
         self._gzip_size += len(gzip_bytes)
+        self._tell_follower(self._gzip_size)
+
+    def _tell_follower(self, size: int) -> None:
+        if self._follower is not None:
+            self._blob_file.flush()  # what the follower is told about must be in the file
+            self._follower.grew(size)
 
 
 def _header(entry: TarEntry) -> bytes:
@@ -292,13 +362,22 @@ def _read(contents: BinaryIO, source: Path, size: int) -> bytes:
         raise _cannot_read(source, err) from None
 
 
-def write_layer(entries: Iterable[TarEntry], workdir: Path, compress: bool) -> Layer:
-    """Writes ``entries`` as one layer blob in ``workdir`` (gzip-compressed if ``compress``)."""
+def write_layer(entries: Iterable[TarEntry], workdir: Path, compress: bool,
+                stage: Callable[[GrowingBlob], None] | None = None) -> Layer:
+    """Writes ``entries`` as one layer blob in ``workdir`` (gzip-compressed if ``compress``).
+
+    ``stage``, if given, is handed the blob as soon as the file exists, to follow it while it
+    is written (an upload that overlaps the writing).
+    """
+    follower: GrowingBlob | None = None
     try:
         fd, temp_name = tempfile.mkstemp(dir=workdir, prefix=".layer-")
         try:
-            with os.fdopen(fd, "wb") as blob_file:
-                sink = _LayerSink(blob_file, compress)
+            if stage is not None:
+                follower = GrowingBlob(temp_name)
+                stage(follower)
+            with os.fdopen(fd, "wb") as blob_file, \
+                    _LayerSink(blob_file, compress, follower) as sink:
                 for entry in entries:
                     sink.write(_header(entry))
                     if entry.kind is EntryKind.FILE and entry.source is not None:
@@ -310,11 +389,15 @@ def write_layer(entries: Iterable[TarEntry], workdir: Path, compress: bool) -> L
             os.replace(temp_name, blob_path)
         except BaseException:
             Path(temp_name).unlink(missing_ok=True)
+            if follower is not None:
+                follower.broke()
             raise
     except OSError as err:
         # Problems reading the sources are already ArchiveErrors; this one is the work dir's.
         raise ArchiveError(f"cannot write a layer in '{_display(workdir)}': "
                            f"{err.strerror or err}") from None
+    if follower is not None:
+        follower.finished(digest, size)
     return Layer(digest=digest, diff_id=diff_id, size=size,
                  media_type=OCI_LAYER_GZIP if compress else OCI_LAYER_TAR,
                  source=LocalBlob(blob_path, digest))

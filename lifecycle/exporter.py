@@ -22,7 +22,13 @@ from typing import Any
 
 from lifecycle import __version__, archive, fingerprints
 from lifecycle.backends import open_store
-from lifecycle.backends.base import AccessDenied, BackendError, ImageNotFound, ImageStore
+from lifecycle.backends.base import (
+    AccessDenied,
+    BackendError,
+    BlobStager,
+    ImageNotFound,
+    ImageStore,
+)
 from lifecycle.cli import run_phase
 from lifecycle.image import mutate
 from lifecycle.image.model import Image, Layer, StoredImage
@@ -91,8 +97,13 @@ def export(inputs: ExporterInputs) -> None:
     plans = LayerPlanner(inputs, previous).plan(local)
     known = fingerprints.LayerFingerprints.load(inputs.layers_dir)
     with tempfile.TemporaryDirectory(prefix="cnb-export-") as workdir:
-        builder = LayerBuilder(Path(workdir), store.compress_layers, previous, known)
-        built = builder.build(plans.in_order())
+        stager = store.blob_stager(inputs.images)
+        builder = LayerBuilder(Path(workdir), store.compress_layers, previous, known, stager)
+        try:
+            built = builder.build(plans.in_order())
+        finally:
+            if stager is not None:
+                stager.finish()
         image, label = compose(inputs, local, run_image, plans, built.layers)
         save(inputs, store, image, run_image, label)
     known.save(built.fingerprints)
@@ -348,9 +359,9 @@ class LayerBuilder:
     nothing changed, else written in parallel into a private work dir."""
 
     def __init__(self, workdir: Path, compress: bool, previous: PreviousImage | None,
-                 known: fingerprints.LayerFingerprints) -> None:
+                 known: fingerprints.LayerFingerprints, stager: BlobStager | None) -> None:
         self.workdir, self.compress = workdir, compress
-        self.previous, self.known = previous, known
+        self.previous, self.known, self.stager = previous, known, stager
 
     def build(self, planned: Sequence[PlannedLayer]) -> BuiltLayers:
         pool = ThreadPoolExecutor(max_workers=BUILD_WORKERS, thread_name_prefix="layer")
@@ -384,7 +395,12 @@ class LayerBuilder:
                 get_logger().debug(f"Layer '{planned.layer_id}' is unchanged since the last "
                                    f"export (fingerprint {fingerprint}); not tarring it")
                 return reusable, fingerprint
-        return archive.write_layer(planned.plan.entries, self.workdir, self.compress), fingerprint
+        # A layer the previous image may already hold is uploaded only if write() finds it
+        # missing: an identical rebuild must not send its bytes again. A layer with nothing
+        # to compare with is uploaded while it is written.
+        stage = self.stager.stage if self.stager and not planned.previous_shas else None
+        return (archive.write_layer(planned.plan.entries, self.workdir, self.compress, stage),
+                fingerprint)
 
     def _decide(self, planned: PlannedLayer, layer: Layer) -> Layer:
         reused = (self.previous.image.layer_by_diff_id(layer.diff_id)

@@ -65,6 +65,9 @@ class SharedReads:
             return self._store.read(ref)
         return self._once(self._reads, str(ref), lambda: self._store.read(ref))
 
+    def blob_stager(self, refs: Sequence[Reference]) -> None:
+        return None  # a rebase writes only a config and a manifest
+
     def write(self, image: Image, refs: Sequence[Reference]) -> SaveResult:
         return self._store.write(image, refs)
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from lifecycle.image.growing import GrowingBlob
 from lifecycle.image.model import Image, SaveResult, StoredImage
 from lifecycle.reference import Reference
 
@@ -39,6 +40,19 @@ class Access:
     reason: str
 
 
+class BlobStager(Protocol):
+    """Starts uploads of new blobs while they are still being written."""
+
+    def stage(self, blob: GrowingBlob) -> None:
+        """Start uploading ``blob`` in the background; the stager closes it when done."""
+        ...
+
+    def finish(self) -> None:
+        """Wait for every staged upload. One that failed is only logged: :meth:`ImageStore.write`
+        makes every blob present anyway, so staging only ever saves time."""
+        ...
+
+
 class ImageStore(Protocol):
     """Where images are read from and written to."""
 
@@ -57,6 +71,11 @@ class ImageStore(Protocol):
 
         Raises :class:`ImageNotFound`, :class:`AccessDenied` or :class:`BackendError`.
         """
+        ...
+
+    def blob_stager(self, refs: Sequence[Reference]) -> BlobStager | None:
+        """A stager for blobs of an image to be written to ``refs``, or None where starting
+        early gains nothing (the blob is read whole at write time anyway)."""
         ...
 
     def write(self, image: Image, refs: Sequence[Reference]) -> SaveResult:

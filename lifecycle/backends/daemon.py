@@ -293,6 +293,9 @@ class DaemonStore(ImageStore):
             self._known_chains.update(chain_ids(diff_ids))
 
     # -- writing -----------------------------------------------------------------------
+    def blob_stager(self, refs: Sequence[Reference]) -> None:
+        return None  # docker load takes the archive in one stream at write time
+
     def write(self, image: Image, refs: Sequence[Reference]) -> SaveResult:
         names = [daemon_name(ref) for ref in refs]
         # docker save's layout: one directory per layer, named here by diffID.

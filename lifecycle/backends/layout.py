@@ -111,6 +111,9 @@ class LayoutStore(ImageStore):
         image = image_from_manifest(manifest, media_type, what, fetch, blobs)
         return StoredImage(image, f"{ref.context}@{digest}", digest)
 
+    def blob_stager(self, refs: Sequence[Reference]) -> None:
+        return None  # blobs are copied into the layout whole at write time
+
     def write(self, image: Image, refs: Sequence[Reference]) -> SaveResult:
         manifest = image.manifest_bytes()
         digest = image.digest()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
@@ -32,6 +33,7 @@ from lifecycle.backends.base import (
     ImageStore,
 )
 from lifecycle.backends.oci import image_from_manifest, resolve_manifest, verify
+from lifecycle.image.growing import GrowingBlob
 from lifecycle.image.model import (
     DOCKER_MANIFEST,
     DOCKER_MANIFEST_LIST,
@@ -43,6 +45,7 @@ from lifecycle.image.model import (
     StoredImage,
     sha256_digest,
 )
+from lifecycle.log import get_logger
 from lifecycle.platform.exits import one_line
 from lifecycle.reference import Reference
 
@@ -292,6 +295,10 @@ class RegistryStore(ImageStore):
         return response
 
     # -- writing -------------------------------------------------------------------------
+    def blob_stager(self, refs: Sequence[Reference]) -> _UploadStager:
+        # The first target repository gets the bytes; write() mounts them into the others.
+        return _UploadStager(self.client, self._repo(refs[0]))
+
     def write(self, image: Image, refs: Sequence[Reference]) -> SaveResult:
         manifest = image.manifest_bytes()
         config = image.config_bytes()
@@ -386,6 +393,67 @@ class RegistryStore(ImageStore):
             offset += len(chunk)
         return self.client.request("PUT", repo, _with_digest(location, digest), scope,
                                    headers={"Content-Length": "0"})
+
+
+class _UploadStager:
+    """Uploads layer blobs while the exporter is still writing them (BlobStager).
+
+    Each blob is streamed in one PATCH (chunked transfer encoding) as the file grows, and
+    committed once the writer knows its digest. Anything that goes wrong only costs the head
+    start: the upload session is dropped, and write() finds the blob missing and uploads it
+    from the finished file, with its usual checks.
+    """
+
+    WORKERS = 2
+
+    def __init__(self, client: RegistryClient, repo: Repository) -> None:
+        self.client, self.repo = client, repo
+        self.scope = push_scope(repo)
+        self._pool = ThreadPoolExecutor(max_workers=self.WORKERS, thread_name_prefix="upload")
+        self._uploads: list[Future[None]] = []
+
+    def stage(self, blob: GrowingBlob) -> None:
+        self._uploads.append(self._pool.submit(self._upload, blob))
+
+    def finish(self) -> None:
+        for upload in self._uploads:
+            upload.result()
+        self._pool.shutdown()
+
+    def _upload(self, blob: GrowingBlob) -> None:
+        location = None
+        try:
+            started = self.client.request("POST", self.repo, self.repo.url("blobs/uploads/"),
+                                          self.scope)
+            if started.status_code != 202 or "Location" not in started.headers:
+                return
+            location = urljoin(self.repo.url(""), started.headers["Location"])
+            sent = self.client.request("PATCH", self.repo, location, self.scope,
+                                       data=blob.chunks(), replayable=False,
+                                       headers={"Content-Type": "application/octet-stream"})
+            if sent.status_code != 202 or "Location" not in sent.headers:
+                raise BackendError(_failure("stream upload", sent))
+            location = urljoin(location, sent.headers["Location"])
+            digest = blob.digest()
+            done = self.client.request("PUT", self.repo, _with_digest(location, digest),
+                                       self.scope, headers={"Content-Length": "0"})
+            if done.status_code not in (201, 204):
+                raise BackendError(_failure("finish upload", done))
+            location = None
+            get_logger().debug(f"Uploaded {digest} to {self.repo} while it was written")
+        except (BackendError, OSError) as err:
+            get_logger().debug(f"Early upload to {self.repo} stopped ({err}); the blob is "
+                               "uploaded when the image is written")
+        finally:
+            blob.close()
+            if location is not None:
+                self._cancel(location)
+
+    def _cancel(self, location: str) -> None:
+        try:
+            self.client.request("DELETE", self.repo, location, self.scope).close()
+        except BackendError:
+            pass  # the registry expires abandoned upload sessions by itself
 
 
 def _mount_source(repo: Repository, source: BlobSource | None,
