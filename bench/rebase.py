@@ -1,6 +1,6 @@
 """Rebase time against app size: a registry rebase moves no layer data, so it should be flat.
 
-    python bench/rebase.py [SIZE_MIB ...]     (default: 1 1024)
+    python bench/rebase.py [SIZE_MIB ...] [--json]     (default: 1 1024)
 
 For each size: export an app image of that size (not timed), publish a new run image on the
 same tag, then time the rebase and report the rebaser process's peak RSS.
@@ -12,16 +12,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import build_with_app, measure, publish_run_image, registry, stack_file
+from common import build_with_app, measure, print_table, publish_run_image, registry, stack_file
 
 
 def main() -> None:
-    sizes = [int(arg) for arg in sys.argv[1:]] or [1, 1024]
+    json_output = "--json" in sys.argv[1:]
+    sizes = [int(arg) for arg in sys.argv[1:] if arg != "--json"] or [1, 1024]
     with tempfile.TemporaryDirectory(prefix="bench-rebase-") as scratch:
         root = Path(scratch)
         server = registry(root)
         try:
-            print(f"{'app MiB':>8}{'export s':>10}{'rebase s':>10}{'rebase RSS MiB':>16}")
+            rows: list[dict[str, object]] = []
             for size in sizes:
                 run = f"{server.host}/bench{size}/run:v1"
                 publish_run_image(root / f"v1-{size}", [run], "v1")
@@ -35,8 +36,10 @@ def main() -> None:
                     path.unlink()  # free the disk: the image is in the registry now
                 publish_run_image(root / f"v2-{size}", [run], "v2")
                 rebased = measure("rebaser", "-report", str(root / "r2.toml"), app)
-                print(f"{size:>8}{exported.seconds:>10.2f}{rebased.seconds:>10.2f}"
-                      f"{rebased.peak_rss_mib:>16.1f}")
+                rows.append({"app_mib": size, "export_s": round(exported.seconds, 2),
+                             "rebase_s": round(rebased.seconds, 2),
+                             "rebase_peak_rss_mib": round(rebased.peak_rss_mib, 1)})
+            print_table(json_output, "rebase", rows)
         finally:
             server.stop()
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lifecycle import __version__, archive, fingerprints
+from lifecycle import __version__, archive, fingerprints, progress
 from lifecycle.backends import open_store
 from lifecycle.backends.base import (
     AccessDenied,
@@ -96,7 +96,8 @@ def export(inputs: ExporterInputs) -> None:
         (inputs.layers_dir / "config").mkdir()
     plans = LayerPlanner(inputs, previous).plan(local)
     known = fingerprints.LayerFingerprints.load(inputs.layers_dir)
-    with tempfile.TemporaryDirectory(prefix="cnb-export-") as workdir:
+    with tempfile.TemporaryDirectory(prefix="cnb-export-") as workdir, \
+            progress.show_transfers(inputs.log.format == "console"):
         stager = store.blob_stager(inputs.images)
         builder = LayerBuilder(Path(workdir), store.compress_layers, previous, known, stager)
         try:

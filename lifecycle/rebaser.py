@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from structlog.typing import FilteringBoundLogger
 
+from lifecycle import progress
 from lifecycle.backends import open_store
 from lifecycle.backends.base import BackendError, ImageStore
 from lifecycle.cli import run_phase
@@ -46,9 +47,10 @@ def rebase(inputs: RebaserInputs) -> None:
     for warning in inputs.warnings:
         logger.warning(warning)
     store = open_store(inputs.target)
-    rebased = rebase_image(store, RebaseRequest(
-        app=inputs.previous_image or inputs.images[0], images=inputs.images,
-        names=inputs.image_names, run_image=inputs.run_image, force=inputs.force), logger)
+    with progress.show_transfers(inputs.log.format == "console"):  # the daemon may send layers
+        rebased = rebase_image(store, RebaseRequest(
+            app=inputs.previous_image or inputs.images[0], images=inputs.images,
+            names=inputs.image_names, run_image=inputs.run_image, force=inputs.force), logger)
     report_and_check(inputs.report_path, rebased.result, inputs.images, inputs.image_names,
                      rebased.run_image, "rebase", ExitCode.REBASE_FAILED)
 

@@ -42,6 +42,7 @@ import docker.errors
 from lifecycle.backends.base import Access, BackendError, ImageNotFound, ImageStore
 from lifecycle.image.model import OCI_LAYER_TAR, Image, Layer, SaveResult, StoredImage
 from lifecycle.log import get_logger
+from lifecycle.progress import count_sent
 from lifecycle.reference import DEFAULT_REGISTRY, Reference
 
 # Seconds the daemon may stay silent on one request. The SDK's 60 s default is too short for
@@ -332,6 +333,7 @@ class DaemonStore(ImageStore):
     def _counted(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
         for chunk in chunks:
             self.bytes_sent += len(chunk)
+            count_sent(len(chunk))
             yield chunk
 
     def _load_archive(self, image: Image, names: list[str],

@@ -47,6 +47,7 @@ from lifecycle.image.model import (
 )
 from lifecycle.log import get_logger
 from lifecycle.platform.exits import one_line
+from lifecycle.progress import count_sent
 from lifecycle.reference import Reference
 
 if TYPE_CHECKING:
@@ -429,7 +430,7 @@ class _UploadStager:
                 return
             location = urljoin(self.repo.url(""), started.headers["Location"])
             sent = self.client.request("PATCH", self.repo, location, self.scope,
-                                       data=blob.chunks(), replayable=False,
+                                       data=_counted(blob.chunks()), replayable=False,
                                        headers={"Content-Type": "application/octet-stream"})
             if sent.status_code != 202 or "Location" not in sent.headers:
                 raise BackendError(_failure("stream upload", sent))
@@ -454,6 +455,12 @@ class _UploadStager:
             self.client.request("DELETE", self.repo, location, self.scope).close()
         except BackendError:
             pass  # the registry expires abandoned upload sessions by itself
+
+
+def _counted(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    for chunk in chunks:
+        count_sent(len(chunk))
+        yield chunk
 
 
 def _mount_source(repo: Repository, source: BlobSource | None,
@@ -491,6 +498,7 @@ class _SizedStream:
             self.failure = err
             raise
         self.remaining -= len(data)
+        count_sent(len(data))
         return data
 
 
