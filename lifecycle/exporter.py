@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lifecycle import __version__, archive, fingerprints, progress
+from lifecycle import __version__, archive, buildcache, fingerprints, progress
 from lifecycle.backends import open_store
 from lifecycle.backends.base import (
     AccessDenied,
@@ -84,9 +84,9 @@ def export(inputs: ExporterInputs) -> None:
     logger = get_logger()
     for warning in inputs.warnings:
         logger.warning(warning)
-    if inputs.cache_dir or inputs.cache_image or inputs.launch_cache_dir:
-        logger.warning("Build and launch caches are not written yet: the cache flags are "
-                       "accepted and ignored")
+    if inputs.launch_cache_dir:
+        logger.warning("The launch cache is not written yet: -launch-cache is accepted and "
+                       "ignored")
     local = read_local_inputs(inputs)
     store = open_store(inputs.target)
     run_image = resolve_run_image(inputs, store)
@@ -107,7 +107,8 @@ def export(inputs: ExporterInputs) -> None:
                 stager.finish()
         image, label = compose(inputs, local, run_image, plans, built.layers)
         save(inputs, store, image, run_image, label)
-    known.save(built.fingerprints)
+        cached = export_cache(inputs, local, store, known, Path(workdir))
+    known.save({**built.fingerprints, **cached})
 
 
 # -- 1. local inputs -------------------------------------------------------------------------
@@ -490,6 +491,78 @@ def save(inputs: ExporterInputs, store: ImageStore, image: Image, run_image: Run
     report_and_check(inputs.report_path, result, inputs.images, inputs.image_names,
                      {"image": run_image.name, "reference": label["runImage"]["reference"],
                       "reason": run_image.reason}, "export", ExitCode.EXPORT_FAILED)
+
+
+# -- 6. build cache --------------------------------------------------------------------------
+
+def open_build_cache(inputs: ExporterInputs, store: ImageStore,
+                     workdir: Path) -> buildcache.BuildCache | None:
+    """The cache image if given (it wins, as in the lifecycle), else the cache directory."""
+    if inputs.cache_image is not None:
+        return buildcache.ImageCache(store, inputs.cache_image, workdir)
+    if inputs.cache_dir is not None:
+        return buildcache.VolumeCache(inputs.cache_dir, inputs.uid, inputs.gid)
+    return None
+
+
+def export_cache(inputs: ExporterInputs, local: LocalInputs, store: ImageStore,
+                 known: fingerprints.LayerFingerprints,
+                 workdir: Path) -> dict[str, fingerprints.Recorded]:
+    """Put the ``cache = true`` layers into the build cache, reusing unchanged ones.
+
+    Runs after the image is saved; any failure is only the warning ``Failed to export
+    cache: ...``. Returns the fingerprints to remember for the cache layers.
+    """
+    try:
+        cache = open_build_cache(inputs, store, workdir)
+        return {} if cache is None else fill_cache(inputs, local, cache, known)
+    except (OSError, BackendError, archive.ArchiveError) as err:
+        cause = err.strerror if isinstance(err, OSError) and err.strerror else err
+        get_logger().warning(f"Failed to export cache: {cause}")
+        return {}
+
+
+def fill_cache(inputs: ExporterInputs, local: LocalInputs, cache: buildcache.BuildCache,
+               known: fingerprints.LayerFingerprints) -> dict[str, fingerprints.Recorded]:
+    logger = get_logger()
+    previous = buildcache.previous_shas(cache.metadata())
+    remembered: dict[str, fingerprints.Recorded] = {}
+    entries = []
+    for buildpack in local.buildpacks:
+        layers: dict[str, Any] = {}
+        for meta in buildpack.layers:
+            if not meta.cache:
+                continue
+            layer_id = f"{buildpack.entry.id}:{meta.name}"
+            if not meta.has_contents:
+                logger.warning(f"Not caching layer '{layer_id}': it is cache=true but has no "
+                               "contents")
+                continue
+            plan = archive.dir_plan(buildpack.directory / meta.name, inputs.uid, inputs.gid,
+                                    lambda path, why: logger.warning(f"Skipping '{path}': {why}"))
+            fingerprint = plan.fingerprint()
+            previous_sha = previous.get((buildpack.entry.id, meta.name))
+            unchanged = known.diff_id(f"cache:{layer_id}", fingerprint)
+            if unchanged is not None and unchanged == previous_sha \
+                    and cache.has_layer(unchanged):
+                sha = unchanged
+            else:
+                layer = cache.write_layer(plan)
+                sha = layer.diff_id
+                if sha != previous_sha or not cache.has_layer(sha):
+                    logger.info(f"Adding cache layer '{layer_id}'")
+                    cache.add(layer)
+            if sha == previous_sha and cache.has_layer(sha):
+                logger.info(f"Reusing cache layer '{layer_id}'")
+                cache.reuse(sha)
+            logger.debug(f"Layer '{layer_id}' SHA: {sha}")
+            if fingerprint is not None:
+                remembered[f"cache:{layer_id}"] = fingerprints.Recorded(fingerprint, sha)
+            layers[meta.name] = meta.to_json(sha)
+        entries.append({"key": buildpack.entry.id, "version": buildpack.entry.version,
+                        "layers": layers})
+    cache.commit({"buildpacks": entries})
+    return remembered
 
 
 if __name__ == "__main__":

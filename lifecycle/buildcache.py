@@ -1,0 +1,179 @@
+"""The build cache: ``cache = true`` layers kept for the next build, in the Go lifecycle's formats.
+
+* A **directory** (``-cache-dir``, the volume pack mounts at ``/cache``): layer tars in
+  ``committed/<diffID>.tar``, the metadata (JSON) in
+  ``committed/io.buildpacks.lifecycle.cache.metadata``. A new cache is assembled in
+  ``staging/`` (unchanged layers hard-linked from ``committed/``), then swapped in:
+  ``committed`` → ``committed-backup``, ``staging`` → ``committed``, backup removed; a
+  reader sees the old cache or the new one.
+* An **image** (``-cache-image``): the cache layers as an image whose label
+  ``io.buildpacks.lifecycle.cache.metadata`` holds the same JSON, written through the same
+  backend as the app image (so every blob is present before the tag moves).
+
+Both are written after the app image was saved, and a problem with either is a warning:
+the app image is what the build was for.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from lifecycle import archive
+from lifecycle.backends.base import BackendError, ImageNotFound, ImageStore
+from lifecycle.image import mutate
+from lifecycle.image.model import Image, Layer
+from lifecycle.log import get_logger
+from lifecycle.platform.files import labels_json, write_atomically
+from lifecycle.reference import Reference
+
+CACHE_LABEL = "io.buildpacks.lifecycle.cache.metadata"
+
+
+class BuildCache(Protocol):
+    name: str
+
+    def metadata(self) -> Mapping[str, Any]:
+        """The metadata the previous build left (empty if none, or unreadable)."""
+        ...
+
+    def has_layer(self, diff_id: str) -> bool:
+        ...
+
+    def write_layer(self, plan: archive.LayerPlan) -> Layer:
+        """Tar ``plan`` the way this cache stores layers (not yet part of the cache)."""
+        ...
+
+    def reuse(self, diff_id: str) -> None:
+        ...
+
+    def add(self, layer: Layer) -> None:
+        ...
+
+    def commit(self, metadata: Mapping[str, Any]) -> None:
+        ...
+
+
+def previous_shas(metadata: Mapping[str, Any]) -> dict[tuple[str, str], str]:
+    """``(buildpack id, layer name) -> sha`` from cache metadata, ignoring what is malformed."""
+    shas: dict[tuple[str, str], str] = {}
+    buildpacks = metadata.get("buildpacks")
+    for buildpack in buildpacks if isinstance(buildpacks, list) else []:
+        if not isinstance(buildpack, dict) or not isinstance(buildpack.get("layers"), dict):
+            continue
+        for name, layer in buildpack["layers"].items():
+            if isinstance(layer, dict) and isinstance(layer.get("sha"), str):
+                shas[(str(buildpack.get("key")), str(name))] = layer["sha"]
+    return shas
+
+
+class VolumeCache:
+    """A cache directory in the Go lifecycle's volume-cache layout."""
+
+    def __init__(self, root: Path, uid: int, gid: int) -> None:
+        self.name = str(root)
+        self.committed, self.staging = root / "committed", root / "staging"
+        self.backup = root / "committed-backup"
+        root.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(self.staging, ignore_errors=True)
+        shutil.rmtree(self.backup, ignore_errors=True)
+        self.committed.mkdir(exist_ok=True)
+        self.staging.mkdir()
+        self._owner = (uid, gid)
+
+    def _tar(self, diff_id: str, directory: Path | None = None) -> Path:
+        return (directory or self.committed) / f"{diff_id}.tar"
+
+    def metadata(self) -> Mapping[str, Any]:
+        try:
+            document = json.loads((self.committed / CACHE_LABEL).read_bytes())
+        except (OSError, ValueError):
+            return {}
+        return document if isinstance(document, dict) else {}
+
+    def has_layer(self, diff_id: str) -> bool:
+        return self._tar(diff_id).is_file()
+
+    def write_layer(self, plan: archive.LayerPlan) -> Layer:
+        return archive.write_layer(plan.entries, self.staging, compress=False)
+
+    def reuse(self, diff_id: str) -> None:
+        try:
+            os.link(self._tar(diff_id), self._tar(diff_id, self.staging))
+        except FileExistsError:
+            pass
+
+    def add(self, layer: Layer) -> None:
+        assert isinstance(layer.source, archive.LocalBlob)  # written by write_layer above
+        os.replace(layer.source.path, self._tar(layer.diff_id, self.staging))
+
+    def commit(self, metadata: Mapping[str, Any]) -> None:
+        for stray in self.staging.glob("blob-*"):  # tarred, then found unchanged
+            stray.unlink()
+        write_atomically(self.staging / CACHE_LABEL, json.dumps(metadata).encode())
+        if os.geteuid() == 0:
+            for path in (self.staging, *self.staging.iterdir()):
+                os.chown(path, *self._owner)
+        os.rename(self.committed, self.backup)
+        try:
+            os.rename(self.staging, self.committed)
+        except OSError:
+            os.rename(self.backup, self.committed)
+            raise
+        shutil.rmtree(self.backup, ignore_errors=True)
+
+
+class ImageCache:
+    """A cache image, read from and written to the app image's backend."""
+
+    def __init__(self, store: ImageStore, ref: Reference, workdir: Path) -> None:
+        self.name = str(ref)
+        self.store, self.ref, self.workdir = store, ref, workdir
+        self.previous: Image | None = None
+        try:
+            self.previous = store.read(ref).image
+        except ImageNotFound:
+            get_logger().debug(f"No cache image '{ref}' yet")
+        except BackendError as err:
+            get_logger().warning(f"Not reusing the cache image '{ref}': {err}")
+        self.layers: list[Layer] = []
+
+    def metadata(self) -> Mapping[str, Any]:
+        text = self.previous.labels.get(CACHE_LABEL) if self.previous else None
+        try:
+            document = json.loads(text) if text else {}
+        except ValueError:
+            return {}
+        return document if isinstance(document, dict) else {}
+
+    def has_layer(self, diff_id: str) -> bool:
+        return bool(self.previous and self.previous.layer_by_diff_id(diff_id))
+
+    def write_layer(self, plan: archive.LayerPlan) -> Layer:
+        return archive.write_layer(plan.entries, self.workdir, self.store.compress_layers)
+
+    def reuse(self, diff_id: str) -> None:
+        layer = self.previous.layer_by_diff_id(diff_id) if self.previous else None
+        assert layer is not None  # asked has_layer first
+        self.layers.append(layer)
+
+    def add(self, layer: Layer) -> None:
+        self.layers.append(layer)
+
+    def commit(self, metadata: Mapping[str, Any]) -> None:
+        layers = self.layers or [archive.write_layer([], self.workdir,
+                                                     self.store.compress_layers)]
+        empty = Image({"architecture": "amd64", "os": "linux", "config": {},
+                       "rootfs": {"type": "layers", "diff_ids": []}}, ())
+        image = mutate.append_layers(empty, [(layer, "") for layer in layers],
+                                     mutate.NORMALIZED_TIME)
+        image = mutate.set_labels(image, {CACHE_LABEL: labels_json(metadata)})
+        result = self.store.write(mutate.set_created(image, mutate.NORMALIZED_TIME),
+                                  [self.ref])
+        if not result.saved:
+            raise BackendError(f"cannot write cache image '{self.ref}': "
+                               + "; ".join(result.failed.values()))

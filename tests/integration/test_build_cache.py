@@ -1,0 +1,100 @@
+"""The build cache: ``cache = true`` layers in a cache directory or a cache image."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from lifecycle.buildcache import CACHE_LABEL
+from lifecycle.samplebuild import SampleBuild
+from tests.harness.images import make_run_image_layout, publish_run_image, skopeo_inspect
+from tests.harness.registry import Registries
+from tests.integration.conftest import Result, export_args, run_phase, write_stack
+
+APP = "example.com/apps/cached:latest"
+CACHED = "examples_cache:deps"
+
+
+def export_to_layout(build: SampleBuild, root: Path, *flags: str) -> Result:
+    if not (root / "oci" / "example.com/cnb/run/v1").exists():
+        make_run_image_layout(root / "oci" / "example.com/cnb/run/v1", "v1")
+    stack = write_stack(root / "stack.toml", "example.com/cnb/run:v1", [])
+    result = run_phase("exporter", "-layout", "-layout-dir", str(root / "oci"), *flags,
+                       *export_args(build, stack, "-report", str(root / "r.toml"), APP))
+    assert result.code == 0, result.output
+    return result
+
+
+def cache_sha(metadata: dict[str, object]) -> str:
+    buildpacks = metadata["buildpacks"]
+    assert isinstance(buildpacks, list)
+    entry = next(bp for bp in buildpacks if bp["key"] == "examples_cache")
+    sha: str = entry["layers"]["deps"]["sha"]
+    assert entry["layers"]["deps"]["cache"] is True
+    return sha
+
+
+def test_cache_directory_keeps_reuses_and_replaces_cache_layers(build: SampleBuild,
+                                                                tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = export_to_layout(build, tmp_path, "-cache-dir", str(cache))
+    assert f"Adding cache layer '{CACHED}'" in first.stdout
+    assert "Will not cache data" not in first.output
+    metadata = json.loads((cache / "committed" / CACHE_LABEL).read_text())
+    sha = cache_sha(metadata)
+    tar_path = cache / "committed" / f"{sha}.tar"
+    with tarfile.open(tar_path) as tar:
+        names = tar.getnames()
+    assert any(name.endswith("examples_cache/deps/cached.txt") for name in names)
+    assert sorted(p.name for p in cache.iterdir()) == ["committed"]
+
+    second = export_to_layout(build, tmp_path, "-cache-dir", str(cache))
+    assert f"Reusing cache layer '{CACHED}'" in second.stdout
+    assert tar_path.is_file()
+
+    (build.layers_dir / "examples_cache" / "deps" / "cached.txt").write_text("new contents\n")
+    third = export_to_layout(build, tmp_path, "-cache-dir", str(cache))
+    assert f"Adding cache layer '{CACHED}'" in third.stdout
+    new_sha = cache_sha(json.loads((cache / "committed" / CACHE_LABEL).read_text()))
+    assert new_sha != sha
+    assert sorted(p.name for p in (cache / "committed").iterdir()) == \
+        sorted([CACHE_LABEL, f"{new_sha}.tar"])
+
+
+def test_a_cache_problem_is_only_a_warning(build: SampleBuild, tmp_path: Path) -> None:
+    not_a_dir = tmp_path / "cache-file"
+    not_a_dir.write_text("")
+    result = export_to_layout(build, tmp_path, "-cache-dir", str(not_a_dir))
+    assert "Warning: Failed to export cache:" in result.stderr
+    assert (tmp_path / "r.toml").is_file()
+
+
+def test_no_cache_flag_warns(build: SampleBuild, tmp_path: Path) -> None:
+    result = export_to_layout(build, tmp_path)
+    assert "Warning: Will not cache data, no cache flag specified." in result.stderr
+
+
+@pytest.mark.registry
+def test_cache_image_in_the_registry_wins_over_a_directory(
+        registries: Registries, build: SampleBuild, tmp_path: Path, unique: str) -> None:
+    run = f"{registries.one.host}/{unique}/run:v1"
+    publish_run_image(tmp_path, [run])
+    stack = write_stack(tmp_path / "stack.toml", run, [])
+    app, cache_image = (f"{registries.one.host}/{unique}/app:latest",
+                        f"{registries.one.host}/{unique}/cache:build")
+    flags = ["-cache-image", cache_image, "-cache-dir", str(tmp_path / "unused")]
+    first = run_phase("exporter", *flags, *export_args(build, stack, app))
+    assert first.code == 0, first.output
+    assert f"Adding cache layer '{CACHED}'" in first.stdout
+    config = skopeo_inspect(cache_image, config=True)
+    sha = cache_sha(json.loads(config["config"]["Labels"][CACHE_LABEL]))
+    assert config["rootfs"]["diff_ids"] == [sha]
+    assert not (tmp_path / "unused").exists()
+
+    second = run_phase("exporter", *flags, *export_args(build, stack, app))
+    assert second.code == 0, second.output
+    assert f"Reusing cache layer '{CACHED}'" in second.stdout
+    assert skopeo_inspect(cache_image, config=True)["rootfs"]["diff_ids"] == [sha]
