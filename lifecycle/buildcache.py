@@ -16,6 +16,8 @@ the app image is what the build was for.
 
 from __future__ import annotations
 
+import dataclasses
+import errno
 import json
 import os
 import shutil
@@ -108,8 +110,25 @@ class VolumeCache:
             pass
 
     def add(self, layer: Layer) -> None:
-        assert isinstance(layer.source, archive.LocalBlob)  # written by write_layer above
-        os.replace(layer.source.path, self._tar(layer.diff_id, self.staging))
+        """Take a layer written as a local uncompressed tar (moved here, or copied from
+        another file system)."""
+        assert isinstance(layer.source, archive.LocalBlob)
+        target = self._tar(layer.diff_id, self.staging)
+        try:
+            os.replace(layer.source.path, target)
+        except OSError as err:
+            if err.errno != errno.EXDEV:
+                raise
+            shutil.copyfile(layer.source.path, target)
+
+    def with_cached_source(self, layer: Layer) -> Layer:
+        """``layer`` read from this cache's committed tar, if it is there (an uncompressed
+        layer only: its blob digest is its diffID)."""
+        cached = self._tar(layer.diff_id)
+        if layer.digest != layer.diff_id or not cached.is_file():
+            return layer
+        return dataclasses.replace(layer, size=cached.stat().st_size,
+                                   source=archive.LocalBlob(cached, layer.digest))
 
     def commit(self, metadata: Mapping[str, Any]) -> None:
         for stray in self.staging.glob("blob-*"):  # tarred, then found unchanged

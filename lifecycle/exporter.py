@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,9 +84,6 @@ def export(inputs: ExporterInputs) -> None:
     logger = get_logger()
     for warning in inputs.warnings:
         logger.warning(warning)
-    if inputs.launch_cache_dir:
-        logger.warning("The launch cache is not written yet: -launch-cache is accepted and "
-                       "ignored")
     local = read_local_inputs(inputs)
     store = open_store(inputs.target)
     run_image = resolve_run_image(inputs, store)
@@ -99,7 +96,9 @@ def export(inputs: ExporterInputs) -> None:
     with tempfile.TemporaryDirectory(prefix="cnb-export-") as workdir, \
             progress.show_transfers(inputs.log.format == "console"):
         stager = store.blob_stager(inputs.images)
-        builder = LayerBuilder(Path(workdir), store.compress_layers, previous, known, stager)
+        launch_cache = open_launch_cache(inputs)
+        builder = LayerBuilder(Path(workdir), store.compress_layers, previous, known, stager,
+                               launch_cache)
         try:
             built = builder.build(plans.in_order())
         finally:
@@ -107,6 +106,8 @@ def export(inputs: ExporterInputs) -> None:
                 stager.finish()
         image, label = compose(inputs, local, run_image, plans, built.layers)
         save(inputs, store, image, run_image, label)
+        if launch_cache is not None:
+            keep_launch_layers(launch_cache, built.layers.values())
         cached = export_cache(inputs, local, store, known, Path(workdir))
     known.save({**built.fingerprints, **cached})
 
@@ -361,9 +362,20 @@ class LayerBuilder:
     nothing changed, else written in parallel into a private work dir."""
 
     def __init__(self, workdir: Path, compress: bool, previous: PreviousImage | None,
-                 known: fingerprints.LayerFingerprints, stager: BlobStager | None) -> None:
+                 known: fingerprints.LayerFingerprints, stager: BlobStager | None,
+                 launch_cache: buildcache.VolumeCache | None = None) -> None:
         self.workdir, self.compress = workdir, compress
         self.previous, self.known, self.stager = previous, known, stager
+        self.launch_cache = launch_cache
+
+    def _from_previous(self, diff_id: str | None) -> Layer | None:
+        """The previous image's layer, read from the launch cache when it has it, so that
+        the daemon's lack of it never costs a ``docker save``."""
+        layer = self.previous.image.layer_by_diff_id(diff_id) if self.previous and diff_id \
+            else None
+        if layer is not None and self.launch_cache is not None:
+            return self.launch_cache.with_cached_source(layer)
+        return layer
 
     def build(self, planned: Sequence[PlannedLayer]) -> BuiltLayers:
         pool = ThreadPoolExecutor(max_workers=BUILD_WORKERS, thread_name_prefix="layer")
@@ -391,8 +403,8 @@ class LayerBuilder:
             return planned.reused, None
         fingerprint = planned.plan.fingerprint()
         unchanged = self.known.diff_id(planned.layer_id, fingerprint)
-        if unchanged in planned.previous_shas and self.previous:
-            reusable = self.previous.image.layer_by_diff_id(unchanged)
+        if unchanged in planned.previous_shas:
+            reusable = self._from_previous(unchanged)
             if reusable is not None:
                 get_logger().debug(f"Layer '{planned.layer_id}' is unchanged since the last "
                                    f"export (fingerprint {fingerprint}); not tarring it")
@@ -405,8 +417,8 @@ class LayerBuilder:
                 fingerprint)
 
     def _decide(self, planned: PlannedLayer, layer: Layer) -> Layer:
-        reused = (self.previous.image.layer_by_diff_id(layer.diff_id)
-                  if self.previous and layer.diff_id in planned.previous_shas else None)
+        reused = (self._from_previous(layer.diff_id)
+                  if layer.diff_id in planned.previous_shas else None)
         if reused is not None or planned.reused is not None:
             get_logger().info(f"Reusing layer '{planned.layer_id}'")
             layer = reused or layer
@@ -491,6 +503,34 @@ def save(inputs: ExporterInputs, store: ImageStore, image: Image, run_image: Run
     report_and_check(inputs.report_path, result, inputs.images, inputs.image_names,
                      {"image": run_image.name, "reference": label["runImage"]["reference"],
                       "reason": run_image.reason}, "export", ExitCode.EXPORT_FAILED)
+
+
+# -- launch cache (daemon) ----------------------------------------------------------------
+
+def open_launch_cache(inputs: ExporterInputs) -> buildcache.VolumeCache | None:
+    """``-launch-cache`` (only with ``-daemon``): the layer tars of the last export."""
+    if inputs.launch_cache_dir is None:
+        return None
+    try:
+        return buildcache.VolumeCache(inputs.launch_cache_dir, inputs.uid, inputs.gid)
+    except OSError as err:
+        get_logger().warning(f"Not using the launch cache '{inputs.launch_cache_dir}': "
+                             f"{err.strerror or err}")
+        return None
+
+
+def keep_launch_layers(cache: buildcache.VolumeCache, layers: Iterable[Layer]) -> None:
+    """Replace the launch cache with the tars of the layers the image now has (moved from
+    the work dir, or kept from the cache); a failure is a warning."""
+    try:
+        for layer in layers:
+            if cache.has_layer(layer.diff_id):
+                cache.reuse(layer.diff_id)
+            elif isinstance(layer.source, archive.LocalBlob) and layer.digest == layer.diff_id:
+                cache.add(layer)
+        cache.commit({})
+    except OSError as err:
+        get_logger().warning(f"Failed to update the launch cache: {err.strerror or err}")
 
 
 # -- 6. build cache --------------------------------------------------------------------------
