@@ -70,6 +70,7 @@ class LocalInputs:
     project: dict[str, Any]
     launcher: Path
     entrypoint: str
+    analyzed: files.Analyzed | None
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def export(inputs: ExporterInputs) -> None:
     local = read_local_inputs(inputs)
     store = open_store(inputs.target)
     run_image = resolve_run_image(inputs, store)
-    previous = read_previous_label(inputs, store)
+    previous = read_previous_label(inputs, store, local.analyzed)
 
     if not (inputs.layers_dir / "config").is_dir():
         (inputs.layers_dir / "config").mkdir()
@@ -131,6 +132,7 @@ def read_local_inputs(inputs: ExporterInputs) -> LocalInputs:
         project=files.read_project_metadata(inputs.project_metadata_path),
         launcher=launcher_file(inputs),
         entrypoint=entrypoint_for(inputs.process_type, build),
+        analyzed=files.read_analyzed(inputs.analyzed_path),
     )
 
 
@@ -199,26 +201,45 @@ def resolve_run_image(inputs: ExporterInputs, store: ImageStore) -> RunImage:
     return RunImage(stored, name, reason, recorded)
 
 
-def read_previous_label(inputs: ExporterInputs, store: ImageStore) -> PreviousImage | None:
-    """The previous image (for layer reuse), or None on a first build."""
+def read_previous_label(inputs: ExporterInputs, store: ImageStore,
+                        analyzed: files.Analyzed | None) -> PreviousImage | None:
+    """The previous image (for layer reuse), or None on a first build.
+
+    It is ``-previous-image``, else the image analyzed.toml names, else the output image.
+    Reuse is decided on analyzed.toml's ``[metadata]`` when the analyzer left one (as the
+    lifecycle does), else on the previous image's own label.
+    """
+    logger = get_logger()
+    if analyzed is None:
+        logger.debug(f"No analyzed TOML file at '{inputs.analyzed_path}'")
     ref = inputs.previous_image or inputs.images[0]
+    if inputs.previous_image is None and analyzed and analyzed.image_reference:
+        try:
+            ref = parse_reference(analyzed.image_reference)
+        except ReferenceError as err:
+            logger.warning(f"Not reusing layers from the analyzed image "
+                           f"'{analyzed.image_reference}': {err}")
+            return None
     try:
         stored = store.read(ref)
     except ImageNotFound:
-        get_logger().debug(f"No previous image '{ref}'; nothing to reuse")
+        logger.debug(f"No previous image '{ref}'; nothing to reuse")
         return None
     except BackendError as err:
-        get_logger().warning(f"Not reusing layers from '{ref}': {err}")
+        logger.warning(f"Not reusing layers from '{ref}': {err}")
         return None
-    text = stored.image.labels.get(files.LIFECYCLE_LABEL)
-    if text is None:
-        return None
-    try:
-        label = files.LifecycleLabel.parse(text, str(ref))
-    except LifecycleError as err:
-        get_logger().warning(f"Not reusing layers from '{ref}': {err.message}")
-        return None
-    get_logger().info(f"Reusing layers from image '{stored.reference}'")
+    if analyzed is not None and analyzed.label is not None:
+        label = analyzed.label
+    else:
+        text = stored.image.labels.get(files.LIFECYCLE_LABEL)
+        if text is None:
+            return None
+        try:
+            label = files.LifecycleLabel.parse(text, str(ref))
+        except LifecycleError as err:
+            logger.warning(f"Not reusing layers from '{ref}': {err.message}")
+            return None
+    logger.info(f"Reusing layers from image '{stored.reference}'")
     return PreviousImage(stored.image, label)
 
 

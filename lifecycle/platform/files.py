@@ -368,6 +368,40 @@ def write_report(path: Path, image: Mapping[str, Any],
     write_atomically(path, tomli_w.dumps(document).encode())
 
 
+@dataclass(frozen=True)
+class Analyzed:
+    """What the analyzer left in analyzed.toml: the previous image, and its lifecycle label."""
+
+    image_reference: str | None = None
+    label: LifecycleLabel | None = None
+
+
+# analyzed.toml spells the label's keys in TOML style.
+_ANALYZED_KEYS = {"run-image": "runImage", "top-layer": "topLayer"}
+
+
+def _label_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {_ANALYZED_KEYS.get(key, key): _label_keys(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_label_keys(item) for item in value]
+    return value
+
+
+def read_analyzed(path: Path) -> Analyzed | None:
+    """analyzed.toml (``[image] reference``, ``[metadata]`` = the previous image's label);
+    None if the file does not exist, exit 3 if it is malformed."""
+    document = read_toml(path, "analyzed TOML")
+    if document is None:
+        return None
+    fields = _Fields(document, path, "analyzed TOML")
+    reference = _Fields(fields.table_of("image") or {}, path, "analyzed TOML",
+                        "image.").string("reference")
+    metadata = fields.table_of("metadata")
+    return Analyzed(reference or None,
+                    LifecycleLabel(_label_keys(metadata)) if metadata else None)
+
+
 def read_image_list(source: str, stdin: TextIO) -> list[str]:
     """The image names of a ``rebase-many`` list: one per line, ``#`` comments and blank
     lines ignored; ``-`` reads standard input. Raises LifecycleError (exit 3)."""
