@@ -11,7 +11,9 @@ Order of work, so that a bad input can never leave a half-made image behind:
 
 from __future__ import annotations
 
+import functools
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lifecycle import __version__, archive, buildcache, fingerprints, progress
+from lifecycle import __version__, archive, buildcache, fingerprints, privileges, progress
 from lifecycle.backends import open_store
 from lifecycle.backends.base import (
     AccessDenied,
@@ -85,32 +87,45 @@ def export(inputs: ExporterInputs) -> None:
     logger = get_logger()
     for warning in inputs.warnings:
         logger.warning(warning)
-    local = read_local_inputs(inputs)
+    as_user = functools.partial(privileges.as_user, inputs.uid, inputs.gid)
+    try:
+        privileges.ensure_owner(inputs.uid, inputs.gid, inputs.cache_dir,
+                                inputs.launch_cache_dir)
+    except OSError as err:
+        logger.warning(f"Cannot prepare the cache directories: {err.strerror or err}")
+    with as_user():
+        local = read_local_inputs(inputs)
     store = open_store(inputs.target)
     run_image = resolve_run_image(inputs, store)
     previous = read_previous_label(inputs, store, local.analyzed)
 
-    if not (inputs.layers_dir / "config").is_dir():
-        (inputs.layers_dir / "config").mkdir()
-    plans = LayerPlanner(inputs, previous).plan(local)
-    known = fingerprints.LayerFingerprints.load(inputs.layers_dir)
-    with tempfile.TemporaryDirectory(prefix="cnb-export-") as workdir, \
-            progress.show_transfers(inputs.log.format == "console"):
-        stager = store.blob_stager(inputs.images)
-        launch_cache = open_launch_cache(inputs)
-        builder = LayerBuilder(Path(workdir), store.compress_layers, previous, known, stager,
-                               launch_cache)
-        try:
-            built = builder.build(plans.in_order())
-        finally:
-            if stager is not None:
-                stager.finish()
-        image, label = compose(inputs, local, run_image, plans, built.layers)
-        save(inputs, store, image, run_image, label)
-        if launch_cache is not None:
-            keep_launch_layers(launch_cache, built.layers.values())
-        cached = export_cache(inputs, local, store, known, Path(workdir))
-    known.save({**built.fingerprints, **cached})
+    with as_user():
+        if not (inputs.layers_dir / "config").is_dir():
+            (inputs.layers_dir / "config").mkdir()
+        plans = LayerPlanner(inputs, previous).plan(local)
+        known = fingerprints.LayerFingerprints.load(inputs.layers_dir)
+        workdir = Path(tempfile.mkdtemp(prefix="cnb-export-"))
+    try:
+        with progress.show_transfers(inputs.log.format == "console"):
+            stager = store.blob_stager(inputs.images)
+            with as_user():
+                launch_cache = open_launch_cache(inputs)
+                builder = LayerBuilder(workdir, store.compress_layers, previous, known, stager,
+                                       launch_cache)
+                try:
+                    built = builder.build(plans.in_order())
+                finally:
+                    if stager is not None:
+                        stager.finish()
+            image, label = compose(inputs, local, run_image, plans, built.layers)
+            save(inputs, store, image, run_image, label)
+            with as_user():
+                if launch_cache is not None:
+                    keep_launch_layers(launch_cache, built.layers.values())
+                cached = export_cache(inputs, local, store, known, workdir)
+                known.save({**built.fingerprints, **cached})
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 # -- 1. local inputs -------------------------------------------------------------------------
@@ -521,9 +536,10 @@ def save(inputs: ExporterInputs, store: ImageStore, image: Image, run_image: Run
          label: dict[str, Any]) -> None:
     result = save_image(store, image, inputs.images, inputs.image_names, "export",
                         ExitCode.EXPORT_FAILED)
-    report_and_check(inputs.report_path, result, inputs.images, inputs.image_names,
-                     {"image": run_image.name, "reference": label["runImage"]["reference"],
-                      "reason": run_image.reason}, "export", ExitCode.EXPORT_FAILED)
+    with privileges.as_user(inputs.uid, inputs.gid):
+        report_and_check(inputs.report_path, result, inputs.images, inputs.image_names,
+                         {"image": run_image.name, "reference": label["runImage"]["reference"],
+                          "reason": run_image.reason}, "export", ExitCode.EXPORT_FAILED)
 
 
 # -- launch cache (daemon) ----------------------------------------------------------------
