@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,3 +61,25 @@ def write_stack(path: Path, image: str, mirrors: list[str]) -> Path:
     quoted = ", ".join(f'"{m}"' for m in mirrors)
     path.write_text(f'[run-image]\nimage = "{image}"\nmirrors = [{quoted}]\n')
     return path
+
+
+BUILD_USER = 4321
+"""The user a build ran as, for the tests that start a phase as root, as pack does."""
+BUILD_USER_ENV = {"CNB_USER_ID": str(BUILD_USER), "CNB_GROUP_ID": str(BUILD_USER)}
+
+
+@pytest.fixture
+def reachable_dir() -> Iterator[Path]:
+    """A directory the build's user can reach (pytest's own tmp dirs are root's, 0700)."""
+    root = Path(tempfile.mkdtemp(prefix="cnb-user-", dir="/tmp"))
+    root.chmod(0o755)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def build_of_user(root: Path) -> SampleBuild:
+    """The sample build, every file of it owned by :data:`BUILD_USER`."""
+    build = write_sample_build(root / "build")
+    for path in (root / "build", *(root / "build").rglob("*")):
+        os.lchown(path, BUILD_USER, BUILD_USER)
+    return build

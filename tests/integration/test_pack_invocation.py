@@ -4,41 +4,30 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from lifecycle.buildcache import CACHE_LABEL
-from lifecycle.samplebuild import SampleBuild, write_sample_build
+from lifecycle.samplebuild import SampleBuild
 from tests.harness.dockerd import Dockerd
 from tests.harness.images import make_run_image_layout, publish_run_image, skopeo_inspect
 from tests.harness.registry import Registries
-from tests.integration.conftest import Result, run_phase
+from tests.integration.conftest import (
+    BUILD_USER,
+    BUILD_USER_ENV,
+    Result,
+    build_of_user,
+    run_phase,
+)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="pack runs the exporter as root")
 
-USER = 2345
-PACK_ENV = {"CNB_USER_ID": str(USER), "CNB_GROUP_ID": str(USER)}
-
-
-@pytest.fixture
-def volumes() -> Iterator[Path]:
-    """Where pack's volumes would be: /layers, /workspace, /cache, /launch-cache."""
-    root = Path(tempfile.mkdtemp(prefix="cnb-pack-", dir="/tmp"))
-    root.chmod(0o755)
-    yield root
-    shutil.rmtree(root, ignore_errors=True)
-
-
 def pack_build(root: Path, run_image: str) -> SampleBuild:
     """The build as pack leaves it: group.toml and stack.toml in /layers, owned by the user."""
-    build = write_sample_build(root / "build")
+    build = build_of_user(root)
     (build.layers_dir / "stack.toml").write_text(f'[run-image]\nimage = "{run_image}"\n')
-    for path in (root / "build", *(root / "build").rglob("*")):
-        os.lchown(path, USER, USER)
+    os.lchown(build.layers_dir / "stack.toml", BUILD_USER, BUILD_USER)
     return build
 
 
@@ -50,15 +39,16 @@ def pack_exporter(build: SampleBuild, run: str, cache: Path, app: str, env: dict
                      "-layers", str(build.layers_dir), "-stack",
                      str(build.layers_dir / "stack.toml"), "-app", str(build.app_dir),
                      "-log-level", "debug", "-process-type", "web", app,
-                     env={**PACK_ENV, **env}, cwd=build.layers_dir)
+                     env={**BUILD_USER_ENV, **env}, cwd=build.layers_dir)
 
 
 @pytest.mark.daemon
-def test_pack_daemon_command_line(dockerd: Dockerd, volumes: Path, unique: str) -> None:
+def test_pack_daemon_command_line(dockerd: Dockerd, reachable_dir: Path, unique: str) -> None:
     run = f"{unique}/run:v1"
-    dockerd.load_layout(make_run_image_layout(volumes / "run", "v1"), run)
-    build = pack_build(volumes, run)
-    cache, launch_cache, app = volumes / "cache", volumes / "launch-cache", f"{unique}/app"
+    dockerd.load_layout(make_run_image_layout(reachable_dir / "run", "v1"), run)
+    build = pack_build(reachable_dir, run)
+    cache, launch_cache = reachable_dir / "cache", reachable_dir / "launch-cache"
+    app = f"{unique}/app"
 
     env = {"DOCKER_HOST": dockerd.host}
     daemon = ("-daemon", "-launch-cache", str(launch_cache))
@@ -69,7 +59,7 @@ def test_pack_daemon_command_line(dockerd: Dockerd, volumes: Path, unique: str) 
     assert json.loads((cache / "committed" / CACHE_LABEL).read_text())["buildpacks"]
     assert list((launch_cache / "committed").glob("sha256:*.tar"))
     report = build.layers_dir / "report.toml"
-    assert (report.stat().st_uid, report.stat().st_gid) == (USER, USER)
+    assert (report.stat().st_uid, report.stat().st_gid) == (BUILD_USER, BUILD_USER)
     assert "image-id" in report.read_text()
 
     second = pack_exporter(build, run, cache, app, env, *daemon)
@@ -79,11 +69,12 @@ def test_pack_daemon_command_line(dockerd: Dockerd, volumes: Path, unique: str) 
 
 
 @pytest.mark.registry
-def test_pack_publish_command_line(registries: Registries, volumes: Path, unique: str) -> None:
+def test_pack_publish_command_line(registries: Registries, reachable_dir: Path,
+                                   unique: str) -> None:
     run = f"{registries.one.host}/{unique}/run:v1"
-    publish_run_image(volumes, [run])
-    build = pack_build(volumes, run)
-    cache, app = volumes / "cache", f"{registries.one.host}/{unique}/app:latest"
+    publish_run_image(reachable_dir, [run])
+    build = pack_build(reachable_dir, run)
+    cache, app = reachable_dir / "cache", f"{registries.one.host}/{unique}/app:latest"
     for attempt in range(2):
         result = pack_exporter(build, run, cache, app, {"CNB_REGISTRY_AUTH": "{}"})
         assert result.code == 0, result.output
