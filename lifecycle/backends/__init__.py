@@ -23,5 +23,6 @@ def open_store(target: Target, connections: int = DEFAULT_CONNECTIONS) -> ImageS
         return LayoutStore(target.layout_dir)
     from lifecycle.backends.auth import Keychain
     from lifecycle.backends.registry import RegistryStore
+    from lifecycle.backends.retry import RetryPolicy
     return RegistryStore(target.insecure_registries, Keychain.from_environment(os.environ),
-                         connections)
+                         connections, RetryPolicy.from_environment(os.environ))

@@ -33,6 +33,7 @@ from lifecycle.backends.base import (
     ImageStore,
 )
 from lifecycle.backends.oci import image_from_manifest, resolve_manifest, verify
+from lifecycle.backends.retry import RETRIABLE_STATUSES, RetryPolicy
 from lifecycle.image.growing import GrowingBlob
 from lifecycle.image.model import (
     DOCKER_MANIFEST,
@@ -56,7 +57,6 @@ if TYPE_CHECKING:
 MANIFEST_ACCEPT = ", ".join((OCI_MANIFEST, DOCKER_MANIFEST, OCI_INDEX, DOCKER_MANIFEST_LIST))
 CHUNK_SIZE = 16 << 20
 """Blobs up to this size go up in one PUT; larger ones in PATCH chunks of this size."""
-TIMEOUT = (10, 300)  # connect, read (seconds)
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 
 
@@ -82,8 +82,10 @@ class Repository:
 class RegistryClient:
     """HTTP with the registry's auth flow: anonymous first, then Basic or Bearer as asked."""
 
-    def __init__(self, keychain: Keychain, connections: int = DEFAULT_CONNECTIONS) -> None:
+    def __init__(self, keychain: Keychain, connections: int = DEFAULT_CONNECTIONS,
+                 policy: RetryPolicy | None = None) -> None:
         self.keychain = keychain
+        self.policy = policy or RetryPolicy()
         self.http = requests.Session()
         self.http.headers["User-Agent"] = "cnb-lifecycle"
         # One pool per registry host, as large as the number of requests under way at once,
@@ -105,7 +107,7 @@ class RegistryClient:
         cached = self._auth.get((repo.registry, scope))
         if cached:
             all_headers["Authorization"] = cached
-        response = self._send(method, url, repo, all_headers, data, stream)
+        response = self._send(method, url, repo, all_headers, data, stream, replayable)
         if response.status_code != 401 or not replayable:
             return response
         challenge = response.headers.get("WWW-Authenticate", "")
@@ -114,16 +116,34 @@ class RegistryClient:
         if authorization is None or authorization == cached:
             return response
         all_headers["Authorization"] = authorization
-        return self._send(method, url, repo, all_headers, data, stream)
+        return self._send(method, url, repo, all_headers, data, stream, replayable)
 
     def _send(self, method: str, url: str, repo: Repository, headers: Mapping[str, str],
-              data: Any, stream: bool) -> requests.Response:
-        try:
-            return self.http.request(method, url, headers=headers, data=data, stream=stream,
-                                     timeout=TIMEOUT, allow_redirects=True)
-        except requests.RequestException as err:
-            raise BackendError(f"cannot reach registry {repo.registry}: "
-                               f"{type(err).__name__}") from None
+              data: Any, stream: bool, replayable: bool,
+              unreachable: str = "registry") -> requests.Response:
+        """One request, sent again after a transient fault if its body can be (retry.py)."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self.http.request(method, url, headers=headers, data=data,
+                                             stream=stream, timeout=self.policy.timeouts,
+                                             allow_redirects=True)
+            except requests.RequestException as err:
+                if not (replayable and _transient(err) and self.policy.may_retry(attempt)):
+                    raise BackendError(f"cannot reach {unreachable} {repo.registry}: "
+                                       f"{type(err).__name__}") from None
+                fault, retry_after = type(err).__name__, None
+            else:
+                if not (response.status_code in RETRIABLE_STATUSES and replayable
+                        and self.policy.may_retry(attempt)):
+                    return response
+                fault, retry_after = f"HTTP {response.status_code}", \
+                    response.headers.get("Retry-After")
+                response.close()
+            get_logger().debug(f"{method} {repo}: {fault}; trying again (attempt "
+                               f"{attempt + 1} of {self.policy.attempts})")
+            self.policy.pause(attempt, retry_after)
 
     def _authenticate(self, repo: Repository, scope: str, challenge: str) -> str | None:
         kind, _, params_text = challenge.partition(" ")
@@ -148,17 +168,21 @@ class RegistryClient:
         query += [("scope", s) for s in scope.split(" ") if s]
         url = params["realm"] + ("&" if "?" in params["realm"] else "?") + urlencode(query)
         headers = {"Authorization": credentials} if credentials else {}
-        try:
-            response = self.http.get(url, headers=headers, timeout=TIMEOUT)
-        except requests.RequestException as err:
-            raise BackendError(f"cannot reach the token service of {repo.registry}: "
-                               f"{type(err).__name__}") from None
+        response = self._send("GET", url, repo, headers, None, False, True,
+                              unreachable="the token service of")
         if response.status_code != 200:
             raise AccessDenied(f"token service of {repo.registry} refused access to {repo} "
                                f"(HTTP {response.status_code})")
         body = response.json()
         token = body.get("token") or body.get("access_token") if isinstance(body, dict) else None
         return f"Bearer {token}" if token else None
+
+
+def _transient(err: requests.RequestException) -> bool:
+    """Whether asking again may help: not when nothing listens or the name does not resolve
+    (as go-containerregistry, which retries only temporary network errors)."""
+    reason = getattr(err.args[0], "reason", None) if err.args else None
+    return not isinstance(reason, urllib3.exceptions.NewConnectionError)
 
 
 @dataclass(frozen=True)
@@ -227,9 +251,10 @@ class RegistryStore(ImageStore):
 
     def __init__(self, insecure_registries: frozenset[str] = frozenset(),
                  keychain: Keychain | None = None,
-                 connections: int = DEFAULT_CONNECTIONS) -> None:
+                 connections: int = DEFAULT_CONNECTIONS,
+                 policy: RetryPolicy | None = None) -> None:
         self.insecure = insecure_registries
-        self.client = RegistryClient(keychain or Keychain(), connections)
+        self.client = RegistryClient(keychain or Keychain(), connections, policy)
 
     def _repo(self, ref: Reference) -> Repository:
         return Repository.of(ref, self.insecure)
@@ -343,6 +368,24 @@ class RegistryStore(ImageStore):
                                        push_scope(repo))
             if head.status_code == 200:
                 return
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                self._upload(repo, digest, size, source, mount_from)
+                return
+            except (AccessDenied, _LocalSourceFailed):
+                raise  # asking again cannot help
+            except BackendError as err:
+                if not self.client.policy.may_retry(attempt):
+                    raise
+                get_logger().debug(f"Upload of {digest} to {repo} failed ({err}); starting "
+                                   f"it again (attempt {attempt + 1})")
+                self.client.policy.pause(attempt)
+
+    def _upload(self, repo: Repository, digest: str, size: int, source: BlobSource | None,
+                mount_from: Repository | None) -> None:
+        """One attempt: mount, or upload from a new session, reading the source from its start."""
         scope = push_scope(repo, mount_from)
         query = f"?mount={digest}&from={mount_from.name}" if mount_from else ""
         started = self.client.request("POST", repo, repo.url(f"blobs/uploads/{query}"), scope)
@@ -372,8 +415,11 @@ class RegistryStore(ImageStore):
                         raise
                     raise body.failure from None
         except OSError as err:
-            raise BackendError(f"cannot read blob {digest} from {source.describe()} for "
-                               f"{repo}: {err}") from None
+            # A registry source may fail in passing (read again on the next attempt); a local
+            # file that cannot be read will not do better the next time.
+            failure = BackendError if isinstance(source, RegistryBlobs) else _LocalSourceFailed
+            raise failure(f"cannot read blob {digest} from {source.describe()} for "
+                          f"{repo}: {err}") from None
         if final.status_code not in (201, 204):
             raise BackendError(f"cannot upload blob {digest} to {repo}: "
                                f"{_failure('finish upload', final)}")
@@ -394,6 +440,10 @@ class RegistryStore(ImageStore):
             offset += len(chunk)
         return self.client.request("PUT", repo, _with_digest(location, digest), scope,
                                    headers={"Content-Length": "0"})
+
+
+class _LocalSourceFailed(BackendError):
+    """A blob's local source could not be read: final, not a registry fault."""
 
 
 class _UploadStager:

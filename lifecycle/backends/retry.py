@@ -1,0 +1,78 @@
+"""How the registry client survives transient faults, and when it stops trying.
+
+* A request whose body can be sent again (no body, or bytes) is retried after a connection
+  error, a timeout, a truncated response, HTTP 429, 500, 502, 503 or 504.
+* A blob upload that fails part-way is started again from a new upload session, re-reading
+  its source from the beginning: an upload session's state after a failure is unknown.
+* Waits grow exponentially from ``base_delay`` (with jitter) up to ``max_delay``; a 429's or
+  503's ``Retry-After`` (seconds) is honoured up to ``max_delay``.
+* Every request has a connect and a read timeout, so a stalled server costs at most
+  ``read_timeout``; no new attempt starts after ``deadline_seconds`` of the phase, so no run
+  hangs, whatever the registry does.
+
+Test suites shorten the waits through the environment (see :meth:`RetryPolicy.from_environment`).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from lifecycle.platform.exits import invalid_args
+
+RETRIABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+ENVIRONMENT = {
+    "CNB_REGISTRY_ATTEMPTS": "attempts",
+    "CNB_REGISTRY_RETRY_DELAY": "base_delay",
+    "CNB_REGISTRY_TIMEOUT": "read_timeout",
+    "CNB_REGISTRY_DEADLINE": "deadline_seconds",
+}
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5                 # per request, and per blob upload
+    base_delay: float = 0.5           # seconds before the second attempt
+    max_delay: float = 10.0
+    connect_timeout: float = 10.0
+    read_timeout: float = 120.0       # a registry verifying a large blob answers slowly
+    deadline_seconds: float = 900.0   # no new attempt after this long
+    started: float = field(default_factory=time.monotonic, compare=False)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> RetryPolicy:
+        """Defaults, with ``CNB_REGISTRY_ATTEMPTS``, ``CNB_REGISTRY_RETRY_DELAY``,
+        ``CNB_REGISTRY_TIMEOUT`` (read timeout) and ``CNB_REGISTRY_DEADLINE`` (seconds)."""
+        values: dict[str, float | int] = {}
+        for variable, name in ENVIRONMENT.items():
+            text = environ.get(variable, "")
+            if not text:
+                continue
+            try:
+                value = int(text) if name == "attempts" else float(text)
+            except ValueError:
+                raise invalid_args(f"parse {variable}", f"'{text}' is not a number") from None
+            if value <= 0 or value != value:  # also rejects NaN
+                raise invalid_args(f"parse {variable}", f"'{text}' must be positive")
+            values[name] = value
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def timeouts(self) -> tuple[float, float]:
+        return self.connect_timeout, self.read_timeout
+
+    def may_retry(self, attempt: int) -> bool:
+        """Whether attempt number ``attempt + 1`` may start."""
+        return (attempt < self.attempts
+                and time.monotonic() - self.started < self.deadline_seconds)
+
+    def pause(self, attempt: int, retry_after: str | None = None) -> None:
+        """Wait before attempt ``attempt + 1``."""
+        delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        delay *= random.uniform(0.5, 1.0)  # jitter: clients that failed together spread out
+        if retry_after and retry_after.strip().isdigit():
+            delay = max(delay, min(float(retry_after), self.max_delay))
+        time.sleep(delay)

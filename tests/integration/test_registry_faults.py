@@ -1,0 +1,166 @@
+"""Registry faults: every run ends with a correct, pullable image or a clean failure that left
+the previous image in place. A proxy (tests/harness/faultproxy.py) injects the faults in front
+of the real registry; the exporter and rebaser run as subprocesses, as pack runs them."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from lifecycle.backends.registry import RegistryStore
+from lifecycle.reference import parse_reference
+from lifecycle.samplebuild import write_sample_build
+from tests.harness.faultproxy import EFFECTS, Fault, FaultProxy
+from tests.harness.images import publish_run_image, pull_to_layout, skopeo_inspect
+from tests.harness.registry import Registries
+from tests.integration.conftest import Result, export_args, run_phase, write_stack
+
+pytestmark = pytest.mark.registry
+
+# Short waits so a hundred scenarios take a minute or two: 1 s read timeout (the proxy
+# stalls for 2.5 s), 4 attempts, 10 ms first back-off.
+FAST_RETRIES = {"CNB_REGISTRY_RETRY_DELAY": "0.01", "CNB_REGISTRY_TIMEOUT": "1",
+                "CNB_REGISTRY_ATTEMPTS": "4"}
+EXPORT_KINDS = ("manifest-get", "blob-get", "blob-head", "upload-post", "upload-put",
+                "manifest-put")
+REBASE_KINDS = ("manifest-get", "blob-get", "blob-head", "upload-post", "upload-put",
+                "manifest-put")
+COUNTER = itertools.count()
+
+
+@dataclass(frozen=True)
+class World:
+    proxy: FaultProxy
+    upstream: str          # the registry itself, for setting up and checking
+    namespace: str
+    stack: Path            # run image reached through the proxy
+    base_app: str          # an exported app image on the upstream name
+    new_run: str           # run image v2, through the proxy
+
+    def names(self, repo: str) -> tuple[str, str]:
+        """(through the proxy, straight to the registry)"""
+        return (f"{self.proxy.host}/{self.namespace}/{repo}:latest",
+                f"{self.upstream}/{self.namespace}/{repo}:latest")
+
+
+@pytest.fixture(scope="module")
+def world(registries: Registries, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    root = tmp_path_factory.mktemp("faults")
+    proxy = FaultProxy(registries.one.port, stall_seconds=2.5)
+    upstream, namespace = registries.one.host, f"faults{next(COUNTER)}"
+    publish_run_image(root / "v1", [f"{upstream}/{namespace}/run:v1"], "v1")
+    publish_run_image(root / "v2", [f"{upstream}/{namespace}/run:v2"], "v2")
+    build = write_sample_build(root / "build")
+    base_app = f"{upstream}/{namespace}/base:latest"
+    stack = write_stack(root / "stack.toml", f"{upstream}/{namespace}/run:v1", [])
+    assert run_phase("exporter", *export_args(build, stack, base_app)).code == 0
+    try:
+        yield World(proxy, upstream, namespace,
+                    write_stack(root / "proxied.toml", f"{proxy.host}/{namespace}/run:v1", []),
+                    base_app, f"{proxy.host}/{namespace}/run:v2")
+    finally:
+        proxy.stop()
+
+
+def previous_image(world: World, repo: str) -> str:
+    """Put the base app at ``repo`` (straight to the registry); returns its digest."""
+    store = RegistryStore()
+    image = store.read(parse_reference(world.base_app)).image
+    store.write(image, [parse_reference(world.names(repo)[1])])
+    return image.digest()
+
+
+def check_outcome(world: World, result: Result, repo: str, before: str, failure_code: int,
+                  tmp_path: Path) -> None:
+    """A correct, pullable new image; or a one-line failure and the old image untouched."""
+    world.proxy.clear()
+    assert "Traceback" not in result.output
+    _, direct = world.names(repo)
+    now = skopeo_inspect(direct)["Digest"]
+    if result.code == 0:
+        report = tomllib.loads((tmp_path / "report.toml").read_text())
+        assert now == report["image"]["digest"] != before
+    else:
+        assert result.code == failure_code, result.output
+        errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
+        assert len(errors) == 1, result.stderr
+        assert now == before
+    pull_to_layout(direct, tmp_path / "pulled")  # every blob there, every digest right
+
+
+def export(world: World, repo: str, tmp_path: Path) -> Result:
+    build = write_sample_build(tmp_path / "build", message=f"changed for {repo}")
+    return run_phase("exporter", *export_args(build, world.stack, "-report",
+                                              str(tmp_path / "report.toml"),
+                                              world.names(repo)[0]), env=FAST_RETRIES)
+
+
+def rebase(world: World, repo: str, tmp_path: Path) -> Result:
+    return run_phase("rebaser", "-run-image", world.new_run, "-report",
+                     str(tmp_path / "report.toml"), world.names(repo)[0], env=FAST_RETRIES)
+
+
+PHASES = {"export": (export, 62, EXPORT_KINDS), "rebase": (rebase, 72, REBASE_KINDS)}
+
+
+@pytest.mark.parametrize(("phase", "kind", "effect"), [
+    (phase, kind, effect) for phase, (_, _, kinds) in PHASES.items()
+    for kind in kinds for effect in EFFECTS])
+def test_a_passing_fault_is_retried_and_the_image_is_complete(
+        world: World, tmp_path: Path, phase: str, kind: str, effect: str) -> None:
+    run, failure_code, _ = PHASES[phase]
+    repo = f"{phase}-{kind}-{effect}"
+    before = previous_image(world, repo)
+    world.proxy.inject(Fault(kind, effect, times=1))
+    result = run(world, repo, tmp_path)
+    injected = list(world.proxy.injected)
+    check_outcome(world, result, repo, before, failure_code, tmp_path)
+    assert injected, f"no {kind} request was made: the scenario tests nothing"
+    assert result.code == 0, result.output
+
+
+@pytest.mark.parametrize(("phase", "kind", "effect"), [
+    (phase, kind, effect) for phase, (_, _, kinds) in PHASES.items()
+    for kind in kinds for effect in ("503", "reset")])
+def test_a_lasting_fault_fails_cleanly_or_is_worked_around(
+        world: World, tmp_path: Path, phase: str, kind: str, effect: str) -> None:
+    run, failure_code, _ = PHASES[phase]
+    repo = f"lasting-{phase}-{kind}-{effect}"
+    before = previous_image(world, repo)
+    world.proxy.inject(Fault(kind, effect, times=1000))
+    result = run(world, repo, tmp_path)
+    check_outcome(world, result, repo, before, failure_code, tmp_path)
+
+
+def test_two_exporters_writing_one_tag_at_once_both_finish(world: World,
+                                                           tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.integration.conftest import CLEAN_ENV
+    repo = "concurrent"
+    previous_image(world, repo)
+    processes = []
+    for n in range(2):
+        build = write_sample_build(tmp_path / f"build{n}", message=f"writer {n}")
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "lifecycle.exporter",
+             *export_args(build, world.stack, "-report", str(tmp_path / f"r{n}.toml"),
+                          world.names(repo)[1])],
+            env=CLEAN_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+    outputs = [process.communicate(timeout=120) for process in processes]
+    assert [process.returncode for process in processes] == [0, 0], outputs
+    digests = {tomllib.loads((tmp_path / f"r{n}.toml").read_text())["image"]["digest"]
+               for n in range(2)}
+    now = skopeo_inspect(world.names(repo)[1])["Digest"]
+    assert now in digests
+    label = json.loads(skopeo_inspect(world.names(repo)[1])["Labels"]
+                       ["io.buildpacks.lifecycle.metadata"])
+    assert label["app"]
+    pull_to_layout(world.names(repo)[1], tmp_path / "pulled")
