@@ -24,5 +24,7 @@ def open_store(target: Target, connections: int = DEFAULT_CONNECTIONS) -> ImageS
     from lifecycle.backends.auth import Keychain
     from lifecycle.backends.registry import RegistryStore
     from lifecycle.backends.retry import RetryPolicy
+    from lifecycle.backends.tls import TrustConfig
     return RegistryStore(target.insecure_registries, Keychain.from_environment(os.environ),
-                         connections, RetryPolicy.from_environment(os.environ))
+                         connections, RetryPolicy.from_environment(os.environ),
+                         TrustConfig.from_environment(os.environ))

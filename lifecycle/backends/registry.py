@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
@@ -34,6 +35,7 @@ from lifecycle.backends.base import (
 )
 from lifecycle.backends.oci import image_from_manifest, resolve_manifest, verify
 from lifecycle.backends.retry import RETRIABLE_STATUSES, RetryPolicy
+from lifecycle.backends.tls import TrustConfig
 from lifecycle.image.growing import GrowingBlob
 from lifecycle.image.model import (
     DOCKER_MANIFEST,
@@ -49,7 +51,7 @@ from lifecycle.image.model import (
 from lifecycle.log import get_logger
 from lifecycle.platform.exits import one_line
 from lifecycle.progress import count_sent
-from lifecycle.reference import Reference
+from lifecycle.reference import Reference, registry_host
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -68,10 +70,6 @@ class Repository:
     name: str
     scheme: str
 
-    @classmethod
-    def of(cls, ref: Reference, insecure: frozenset[str]) -> Repository:
-        return cls(ref.registry, ref.repository_str, ref.scheme(insecure))
-
     def url(self, path: str) -> str:
         return f"{self.scheme}://{self.registry}/v2/{self.name}/{path}"
 
@@ -83,9 +81,16 @@ class RegistryClient:
     """HTTP with the registry's auth flow: anonymous first, then Basic or Bearer as asked."""
 
     def __init__(self, keychain: Keychain, connections: int = DEFAULT_CONNECTIONS,
-                 policy: RetryPolicy | None = None) -> None:
+                 policy: RetryPolicy | None = None, trust: TrustConfig | None = None,
+                 insecure: frozenset[str] = frozenset()) -> None:
         self.keychain = keychain
         self.policy = policy or RetryPolicy()
+        self.trust = trust or TrustConfig()
+        self.insecure = insecure
+        self._schemes: dict[str, str] = {}   # registry -> scheme it answered on
+        if insecure:
+            # The user chose -insecure-registry: urllib3's warning on every request is noise.
+            warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
         self.http = requests.Session()
         self.http.headers["User-Agent"] = "cnb-lifecycle"
         # One pool per registry host, as large as the number of requests under way at once,
@@ -128,7 +133,10 @@ class RegistryClient:
             try:
                 response = self.http.request(method, url, headers=headers, data=data,
                                              stream=stream, timeout=self.policy.timeouts,
+                                             verify=self._verify(repo.registry),
                                              allow_redirects=True)
+            except requests.exceptions.SSLError as err:
+                raise BackendError(self._tls_failure(repo.registry, err)) from None
             except requests.RequestException as err:
                 if not (replayable and _transient(err) and self.policy.may_retry(attempt)):
                     raise BackendError(f"cannot reach {unreachable} {repo.registry}: "
@@ -144,6 +152,35 @@ class RegistryClient:
             get_logger().debug(f"{method} {repo}: {fault}; trying again (attempt "
                                f"{attempt + 1} of {self.policy.attempts})")
             self.policy.pause(attempt, retry_after)
+
+    def _verify(self, registry: str) -> bool | str:
+        insecure = registry in self.insecure or registry_host(registry) in self.insecure
+        return self.trust.verify_for(registry, insecure)
+
+    def _tls_failure(self, registry: str, err: requests.exceptions.SSLError) -> str:
+        text = str(err)
+        if "CERTIFICATE_VERIFY_FAILED" in text:
+            detail = re.search(r"certificate verify failed: ([^(')]+)", text)
+            cause = detail.group(1).strip() if detail else "certificate verify failed"
+            return (f"cannot reach registry {registry}: its TLS certificate is not trusted "
+                    f"({cause}); {self.trust.advice(registry)}")
+        return f"cannot reach registry {registry}: TLS handshake failed"
+
+    def scheme_for(self, registry: str) -> str:
+        """For a registry that may be reached over plain HTTP (loopback, -insecure-registry):
+        ``https`` if it speaks TLS (an untrusted certificate included: that is reported when
+        it is used), else ``http``. Asked once per registry."""
+        if registry not in self._schemes:
+            try:
+                self.http.get(f"https://{registry}/v2/", timeout=(5, 10),
+                              verify=self._verify(registry)).close()
+                scheme = "https"
+            except requests.exceptions.SSLError as err:
+                scheme = "https" if "CERTIFICATE_VERIFY_FAILED" in str(err) else "http"
+            except requests.RequestException:
+                scheme = "http"
+            self._schemes[registry] = scheme
+        return self._schemes[registry]
 
     def _authenticate(self, repo: Repository, scope: str, challenge: str) -> str | None:
         kind, _, params_text = challenge.partition(" ")
@@ -252,12 +289,16 @@ class RegistryStore(ImageStore):
     def __init__(self, insecure_registries: frozenset[str] = frozenset(),
                  keychain: Keychain | None = None,
                  connections: int = DEFAULT_CONNECTIONS,
-                 policy: RetryPolicy | None = None) -> None:
+                 policy: RetryPolicy | None = None, trust: TrustConfig | None = None) -> None:
         self.insecure = insecure_registries
-        self.client = RegistryClient(keychain or Keychain(), connections, policy)
+        self.client = RegistryClient(keychain or Keychain(), connections, policy, trust,
+                                     insecure_registries)
 
     def _repo(self, ref: Reference) -> Repository:
-        return Repository.of(ref, self.insecure)
+        scheme = ref.scheme(self.insecure)
+        if scheme == "http":  # allowed, not required: TLS is used wherever it is spoken
+            scheme = self.client.scheme_for(ref.registry)
+        return Repository(ref.registry, ref.repository_str, scheme)
 
     # -- reading -------------------------------------------------------------------------
     def check_read_access(self, ref: Reference) -> Access:

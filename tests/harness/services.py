@@ -13,11 +13,13 @@ import signal
 import socket
 import subprocess
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+import urllib3
 
 _apt_updated = False
 
@@ -124,13 +126,14 @@ def _log_field(line: str, name: str) -> str:
 
 def start_registry(directory: Path, host_name: str = "127.0.0.1",
                    credentials: tuple[str, str] | None = None,
-                   auth_config: str = "") -> Registry:
+                   auth_config: str = "",
+                   tls: tuple[Path, Path] | None = None) -> Registry:
     """Start ``docker-registry serve`` on a free loopback port.
 
     ``host_name`` is how clients address it (``127.0.0.1`` or ``localhost``), so two
     registries can have different registry strings. With ``credentials`` every request
     needs HTTP Basic auth (htpasswd, bcrypt). ``auth_config`` is another ``auth:`` section
-    (the token issuer's).
+    (the token issuer's). ``tls`` is a (certificate chain, key) pair to serve HTTPS with.
     """
     ensure_commands(["docker-registry"], ["docker-registry"])
     directory.mkdir(parents=True, exist_ok=True)
@@ -150,14 +153,19 @@ def start_registry(directory: Path, host_name: str = "127.0.0.1",
         f"storage:\n  filesystem:\n    rootdirectory: {directory / 'data'}\n"
         "  delete:\n    enabled: true\n  maintenance:\n    uploadpurging:\n      enabled: false\n"
         f"http:\n  addr: 127.0.0.1:{port}\n"
+        + (f"  tls:\n    certificate: {tls[0]}\n    key: {tls[1]}\n" if tls else "")
         + auth)
     log = (directory / "registry.log").open("wb")
     process = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=log,
                                stderr=subprocess.STDOUT, start_new_session=True)
     registry = Registry(f"{host_name}:{port}", port, directory, process, credentials)
     try:
-        wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/v2/", timeout=1).status_code
-                   in (200, 401), f"registry on port {port}", 20, process)
+        scheme = "https" if tls else "http"
+        with warnings.catch_warnings():  # the tests' own CA is not trusted here on purpose
+            warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+            wait_until(lambda: requests.get(f"{scheme}://127.0.0.1:{port}/v2/", timeout=1,
+                                            verify=False).status_code in (200, 401),
+                       f"registry on port {port}", 20, process)
     except ServiceError:
         registry.stop()
         raise ServiceError(f"registry did not start; its log: {registry.log_path}") from None

@@ -1,0 +1,71 @@
+"""A registry over TLS with the tests' own CA: verified by default, trusted as users do it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lifecycle.samplebuild import SampleBuild
+from tests.harness.images import make_run_image_layout, push_layout, skopeo_inspect
+from tests.harness.tlsregistry import TLSRegistry
+from tests.integration.conftest import Result, export_args, run_phase, write_stack
+
+pytestmark = pytest.mark.registry
+
+
+def export(build: SampleBuild, tmp_path: Path, tls: TLSRegistry, unique: str,
+           env: dict[str, str], *flags: str) -> tuple[Result, str]:
+    host = tls.registry.host
+    run = f"{host}/{unique}/run:v1"
+    push_layout(make_run_image_layout(tmp_path / "run"), run)
+    stack = write_stack(tmp_path / "stack.toml", run, [])
+    app = f"{host}/{unique}/app:latest"
+    return run_phase("exporter", *flags, *export_args(build, stack, app), env=env), app
+
+
+def test_an_untrusted_certificate_is_one_clear_line(build: SampleBuild, tmp_path: Path,
+                                                    tls_registry: TLSRegistry,
+                                                    unique: str) -> None:
+    host = tls_registry.registry.host
+    result, app = export(build, tmp_path, tls_registry, unique,
+                         {"SSL_CERT_FILE": "/etc/ssl/certs/ca-certificates.crt"})
+    assert result.code == 3, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
+    assert len(errors) == 1
+    assert f"cannot reach registry {host}: its TLS certificate is not trusted" in errors[0]
+    assert "SSL_CERT_FILE" in errors[0]
+    rebased = run_phase("rebaser", "-report", str(tmp_path / "r.toml"), app)
+    assert rebased.code == 72, rebased.output
+    assert "its TLS certificate is not trusted" in rebased.stderr
+
+
+def test_ssl_cert_file_trusts_the_ca(build: SampleBuild, tmp_path: Path,
+                                     tls_registry: TLSRegistry, unique: str) -> None:
+    result, app = export(build, tmp_path, tls_registry, unique,
+                         {"SSL_CERT_FILE": str(tls_registry.ca_path)})
+    assert result.code == 0, result.output
+    assert skopeo_inspect(app)["Labels"]["io.buildpacks.lifecycle.metadata"]
+    rebased = run_phase("rebaser", "-report", str(tmp_path / "r.toml"), app,
+                        env={"SSL_CERT_FILE": str(tls_registry.ca_path)})
+    assert rebased.code == 0, rebased.output
+
+
+def test_docker_certs_d_trusts_the_ca(build: SampleBuild, tmp_path: Path,
+                                      tls_registry: TLSRegistry, unique: str) -> None:
+    certs_d = tmp_path / "certs.d"
+    (certs_d / tls_registry.registry.host).mkdir(parents=True)
+    (certs_d / tls_registry.registry.host / "ca.crt").write_bytes(
+        tls_registry.ca_path.read_bytes())
+    result, _ = export(build, tmp_path, tls_registry, unique,
+                       {"CNB_REGISTRY_CERTS_DIR": str(certs_d),
+                        "SSL_CERT_FILE": "/etc/ssl/certs/ca-certificates.crt"})
+    assert result.code == 0, result.output
+
+
+def test_insecure_registry_skips_verification(build: SampleBuild, tmp_path: Path,
+                                              tls_registry: TLSRegistry, unique: str) -> None:
+    result, _ = export(build, tmp_path, tls_registry, unique, {},
+                       "-insecure-registry", tls_registry.registry.host)
+    assert result.code == 0, result.output
+    assert "InsecureRequestWarning" not in result.stderr  # the user chose it
