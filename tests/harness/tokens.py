@@ -34,6 +34,7 @@ class TokenIssuer:
     credentials: tuple[str, str]
     directory: Path
     requests: list[str] = field(default_factory=list)  # scopes asked for, for assertions
+    expired: bool = False                               # issue tokens that expired already
 
     def start(self) -> TokenIssuer:
         self.key = ec.generate_private_key(ec.SECP256R1())
@@ -85,6 +86,8 @@ class TokenIssuer:
             kind, name, actions = scope.split(":")
             access.append({"type": kind, "name": name, "actions": actions.split(",")})
         now = datetime.datetime.now(datetime.UTC)
+        if self.expired:
+            now -= datetime.timedelta(minutes=10)
         claims = {"iss": ISSUER, "sub": self.credentials[0], "aud": SERVICE,
                   "exp": now + datetime.timedelta(minutes=5), "nbf": now, "iat": now,
                   "jti": uuid.uuid4().hex, "access": access}
