@@ -35,6 +35,7 @@ class TokenIssuer:
     directory: Path
     requests: list[str] = field(default_factory=list)  # scopes asked for, for assertions
     expired: bool = False                               # issue tokens that expired already
+    issued: list[str] = field(default_factory=list)     # every token handed out
 
     def start(self) -> TokenIssuer:
         self.key = ec.generate_private_key(ec.SECP256R1())
@@ -92,8 +93,10 @@ class TokenIssuer:
                   "exp": now + datetime.timedelta(minutes=5), "nbf": now, "iat": now,
                   "jti": uuid.uuid4().hex, "access": access}
         der = self.cert.public_bytes(serialization.Encoding.DER)
-        return jwt.encode(claims, self.key, algorithm="ES256",
-                          headers={"x5c": [base64.b64encode(der).decode()]})
+        token = jwt.encode(claims, self.key, algorithm="ES256",
+                           headers={"x5c": [base64.b64encode(der).decode()]})
+        self.issued.append(token)
+        return token
 
     def registry_config(self) -> str:
         return (f"auth:\n  token:\n    realm: {self.realm}\n    service: {SERVICE}\n"
