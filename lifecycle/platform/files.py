@@ -230,7 +230,7 @@ def read_buildpack_layers(buildpack_dir: Path, buildpack_id: str) -> tuple[Layer
     """
     if not buildpack_dir.is_dir():
         return ()
-    layers, malformed = [], []
+    layers, malformed, first_cause = [], [], ""
     for toml_path in sorted(buildpack_dir.glob("*.toml")):
         if toml_path.name in NON_LAYER_TOMLS:
             continue
@@ -244,10 +244,13 @@ def read_buildpack_layers(buildpack_dir: Path, buildpack_id: str) -> tuple[Layer
                 name=name, launch=flags.boolean("launch"), build=flags.boolean("build"),
                 cache=flags.boolean("cache"), data=fields.table_of("metadata"),
                 has_contents=(buildpack_dir / name).is_dir()))
-        except LifecycleError:
+        except LifecycleError as err:
             malformed.append(f"{buildpack_id}:{name}")
+            first_cause = first_cause or err.message.removeprefix("failed to ")
     if malformed:
-        raise invalid_args("parse metadata for layers", f"'[{' '.join(malformed)}]'")
+        # The lifecycle's words, then the first file's own problem, so the line names it.
+        raise invalid_args("parse metadata for layers",
+                           f"'[{' '.join(malformed)}]' ({first_cause})")
     return tuple(layers)
 
 

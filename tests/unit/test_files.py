@@ -84,7 +84,9 @@ def test_malformed_layer_tomls_reported_together(tmp_path: Path) -> None:
     write(bp / "b.toml", "[types\n")
     with pytest.raises(LifecycleError) as err:
         files.read_buildpack_layers(bp, "my/bp")
-    assert err.value.message == "failed to parse metadata for layers: '[my/bp:a my/bp:b]'"
+    assert err.value.message.startswith(
+        "failed to parse metadata for layers: '[my/bp:a my/bp:b]' (read layer metadata "
+        f"'{bp / 'a.toml'}': ")
 
 
 def test_build_metadata(tmp_path: Path) -> None:
