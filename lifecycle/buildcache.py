@@ -30,7 +30,7 @@ from lifecycle.backends.base import BackendError, ImageNotFound, ImageStore
 from lifecycle.image import mutate
 from lifecycle.image.model import Image, Layer
 from lifecycle.log import get_logger
-from lifecycle.platform.files import labels_json, write_atomically
+from lifecycle.platform.files import labels_json, loads_json, write_atomically
 from lifecycle.reference import Reference
 
 CACHE_LABEL = "io.buildpacks.lifecycle.cache.metadata"
@@ -92,7 +92,7 @@ class VolumeCache:
 
     def metadata(self) -> Mapping[str, Any]:
         try:
-            document = json.loads((self.committed / CACHE_LABEL).read_bytes())
+            document = loads_json((self.committed / CACHE_LABEL).read_bytes())
         except (OSError, ValueError):
             return {}
         return document if isinstance(document, dict) else {}
@@ -164,7 +164,7 @@ class ImageCache:
     def metadata(self) -> Mapping[str, Any]:
         text = self.previous.labels.get(CACHE_LABEL) if self.previous else None
         try:
-            document = json.loads(text) if text else {}
+            document = loads_json(text) if text else {}
         except ValueError:
             return {}
         return document if isinstance(document, dict) else {}

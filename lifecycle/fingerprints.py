@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lifecycle.log import get_logger
-from lifecycle.platform.files import write_atomically
+from lifecycle.platform.files import loads_json, write_atomically
 
 FILE_NAME = ".cnb-layer-fingerprints.json"
 FORMAT = "cnb-lifecycle/layer-fingerprints/v1"
@@ -44,7 +44,7 @@ class LayerFingerprints:
     def load(cls, layers_dir: Path) -> LayerFingerprints:
         path = layers_dir / FILE_NAME
         try:
-            document = json.loads(path.read_bytes())
+            document = loads_json(path.read_bytes())
             layers = document["layers"] if document.get("format") == FORMAT else {}
             recorded = {layer_id: Recorded(str(entry["fingerprint"]), str(entry["diff_id"]))
                         for layer_id, entry in layers.items()}

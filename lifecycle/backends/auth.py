@@ -18,7 +18,6 @@ program name, not its output.
 from __future__ import annotations
 
 import base64
-import json
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from urllib.parse import urlsplit
 from lifecycle.backends.base import BackendError
 from lifecycle.log import get_logger
 from lifecycle.platform.exits import invalid_args
+from lifecycle.platform.files import loads_json
 
 HELPER_TIMEOUT_SECONDS = 30
 DOCKER_HUB = "index.docker.io"
@@ -53,7 +53,7 @@ class Keychain:
         config_dir = environ.get("DOCKER_CONFIG") or str(Path(environ.get("HOME", "~")) / ".docker")
         config_path = Path(config_dir).expanduser() / "config.json"
         try:
-            config = json.loads(config_path.read_text())
+            config = loads_json(config_path.read_text())
         except (OSError, ValueError):
             config = {}
         if not isinstance(config, dict):
@@ -70,7 +70,7 @@ class Keychain:
         headers: dict[str, str] = {}
         if environ.get("CNB_REGISTRY_AUTH"):
             try:
-                from_env = json.loads(environ["CNB_REGISTRY_AUTH"])
+                from_env = loads_json(environ["CNB_REGISTRY_AUTH"])
             except ValueError:
                 raise invalid_args("parse CNB_REGISTRY_AUTH", "not valid JSON") from None
             if not isinstance(from_env, dict) or not all(
@@ -115,7 +115,7 @@ def _from_helper(helper: str, registry: str) -> str | None:
         raise BackendError(f"credential helper '{program}' for {registry} failed "
                            f"(exit status {completed.returncode})")
     try:
-        answer = json.loads(completed.stdout)
+        answer = loads_json(completed.stdout)
         username, secret = answer["Username"], answer["Secret"]
     except (ValueError, KeyError, TypeError):
         raise BackendError(f"credential helper '{program}' for {registry} gave no "

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
@@ -71,11 +72,22 @@ class LayoutStore(ImageStore):
         self.root = root
 
     def path_for(self, ref: Reference) -> Path:
-        base = self.root / ref.registry / ref.repository_str
+        """``<root>/<registry>/<repository>/<tag>`` (or ``.../<algorithm>/<hex>``).
+
+        Reference syntax allows repository components such as ``..`` or an empty one
+        (``example.com//x``); as path components they would leave the root, so such a
+        reference cannot be stored in a layout.
+        """
         if ref.digest:
             algorithm, _, hex_digest = ref.digest.partition(":")
-            return base / algorithm / hex_digest
-        return base / (ref.tag or "latest")
+            leaf = [algorithm, hex_digest]
+        else:
+            leaf = [ref.tag or "latest"]
+        parts = [ref.registry, *ref.repository_str.split("/"), *leaf]
+        if any(part in ("", ".", "..") for part in parts):
+            raise BackendError(f"'{ref}' cannot be stored in an OCI layout: a path component "
+                               "of it would be empty, '.' or '..'")
+        return self.root.joinpath(*parts)
 
     def check_read_access(self, ref: Reference) -> Access:
         try:
@@ -118,12 +130,17 @@ class LayoutStore(ImageStore):
         manifest = image.manifest_bytes()
         digest = image.digest()
         directories = {self.path_for(ref): ref for ref in refs}
+        new = [directory for directory in directories if not directory.exists()]
         first: LayoutBlobs | None = None
         try:
             for directory in directories:
                 self._write_blobs(directory, image, manifest, first)
                 first = first or LayoutBlobs(directory)
-        except OSError as err:
+        except (OSError, BackendError) as err:
+            for directory in new:  # no index.json yet: nothing points at these blobs
+                shutil.rmtree(directory, ignore_errors=True)
+            if isinstance(err, BackendError):
+                raise
             raise BackendError(f"cannot write blobs to the layout: {err}") from None
         saved, failed = [], {}
         for directory, ref in directories.items():

@@ -6,7 +6,7 @@ manifest lists); only how a blob is fetched differs, so this module takes a fetc
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -20,6 +20,7 @@ from lifecycle.image.model import (
     Layer,
     sha256_digest,
 )
+from lifecycle.platform.files import loads_json
 
 DEFAULT_PLATFORM = ("linux", "amd64")
 
@@ -30,8 +31,8 @@ FetchDocument = Callable[[str, str], bytes]
 
 def parse_json(data: bytes, what: str) -> dict[str, Any]:
     try:
-        document = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        document = loads_json(data)
+    except ValueError as err:  # UnicodeDecodeError is one too
         raise BackendError(f"{what} is not valid JSON: {err}") from None
     if not isinstance(document, dict):
         raise BackendError(f"{what} is not a JSON object")
@@ -89,7 +90,7 @@ def image_from_manifest(manifest: Mapping[str, Any], media_type: str, what: str,
     layers = manifest.get("layers")
     if not isinstance(config_descriptor, dict) or not isinstance(layers, list):
         raise BackendError(f"{what} manifest has no config or layers")
-    config_digest = str(config_descriptor.get("digest", ""))
+    config_digest = _digest(config_descriptor.get("digest"), f"{what} config descriptor")
     config = parse_json(fetch(config_digest, f"{what} config"), f"{what} config")
     rootfs = config.get("rootfs") or {}
     diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
@@ -97,11 +98,23 @@ def image_from_manifest(manifest: Mapping[str, Any], media_type: str, what: str,
         raise BackendError(f"{what} config lists {len(diff_ids or [])} diffIDs for "
                            f"{len(layers)} layers")
     model_layers = []
-    for descriptor, diff_id in zip(layers, diff_ids, strict=True):
-        if not isinstance(descriptor, dict):
-            raise BackendError(f"{what} manifest has an invalid layer descriptor")
-        model_layers.append(Layer(digest=str(descriptor.get("digest", "")), diff_id=str(diff_id),
-                                  size=int(descriptor.get("size", 0)),
+    for number, (descriptor, diff_id) in enumerate(zip(layers, diff_ids, strict=True)):
+        where = f"{what} layer {number + 1}"
+        size = descriptor.get("size") if isinstance(descriptor, dict) else None
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise BackendError(f"{where}: the manifest gives no valid size")
+        model_layers.append(Layer(digest=_digest(descriptor.get("digest"), where),
+                                  diff_id=_digest(diff_id, f"{where} diffID"), size=size,
                                   media_type=str(descriptor.get("mediaType", "")),
                                   source=source))
     return Image(config, tuple(model_layers), media_type)
+
+
+_SHA256 = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def _digest(value: object, what: str) -> str:
+    """A ``sha256:<64 hex>`` digest; anything else is refused before it is used as a name."""
+    if not isinstance(value, str) or not _SHA256.fullmatch(value):
+        raise BackendError(f"{what}: {value!r} is not a sha256 digest")
+    return value

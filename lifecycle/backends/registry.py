@@ -50,6 +50,7 @@ from lifecycle.image.model import (
 )
 from lifecycle.log import get_logger
 from lifecycle.platform.exits import one_line
+from lifecycle.platform.files import loads_json
 from lifecycle.progress import count_sent
 from lifecycle.reference import Reference, registry_host
 
@@ -210,7 +211,10 @@ class RegistryClient:
         if response.status_code != 200:
             raise AccessDenied(f"token service of {repo.registry} refused access to {repo} "
                                f"(HTTP {response.status_code})")
-        body = response.json()
+        try:
+            body = loads_json(response.content)
+        except ValueError:
+            raise BackendError(f"the token service of {repo.registry} answered no JSON") from None
         token = body.get("token") or body.get("access_token") if isinstance(body, dict) else None
         return f"Bearer {token}" if token else None
 
@@ -613,7 +617,7 @@ def _failure(action: str, response: requests.Response) -> str:
     """A one-line cause from a registry error response (its error codes, never headers)."""
     detail = ""
     try:
-        errors = response.json().get("errors") or []
+        errors = loads_json(response.content).get("errors") or []
         detail = "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors)
     except ValueError:
         pass

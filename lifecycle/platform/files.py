@@ -28,6 +28,15 @@ REBASABLE_LABEL = "io.buildpacks.rebasable"
 NON_LAYER_TOMLS = frozenset({"launch.toml", "build.toml", "store.toml"})
 
 
+def loads_json(data: str | bytes) -> Any:
+    """``json.loads`` for untrusted text: absurdly deep nesting is the ``ValueError`` it is,
+    not a ``RecursionError``."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 def read_toml(path: Path, what: str) -> dict[str, Any] | None:
     """Parse a TOML file; ``None`` if it does not exist, exit 3 if it is malformed."""
     try:
@@ -292,8 +301,8 @@ class LifecycleLabel:
     @classmethod
     def parse(cls, text: str, image: str) -> LifecycleLabel:
         try:
-            document = json.loads(text)
-        except json.JSONDecodeError as err:
+            document = loads_json(text)
+        except ValueError as err:
             raise LifecycleError(f"parse label '{LIFECYCLE_LABEL}' of image '{image}'",
                                  f"invalid JSON: {err}", ExitCode.REBASE_FAILED) from None
         if not isinstance(document, dict):
