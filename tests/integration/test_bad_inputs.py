@@ -9,7 +9,10 @@ import hashlib
 import io
 import json
 import os
+import posixpath
 import shutil
+import socket
+import stat
 import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -419,3 +422,89 @@ def test_a_defective_run_image_is_refused_or_used_whole(world: World, defect: st
     assert outcome.code in (3, 62), outcome.err
     outcome.error_line()
     world.nothing_written()
+
+
+# -- layer trees ------------------------------------------------------------------------------
+
+def app_entries(world: World) -> dict[str, tarfile.TarInfo]:
+    """Every tar entry of the exported image's app layers, by name."""
+    stored = LayoutStore(world.root / "oci").read(parse_reference(APP))
+    label = json.loads(stored.image.labels[LIFECYCLE_LABEL])
+    entries: dict[str, tarfile.TarInfo] = {}
+    for sha in (entry["sha"] for entry in label["app"]):
+        layer = stored.image.layer_by_diff_id(sha)
+        assert layer is not None and layer.source is not None
+        with layer.source.open_blob(layer.digest) as data, \
+                tarfile.open(fileobj=gzip.open(data), mode="r|", encoding="utf-8",
+                             errors="surrogateescape") as tar:
+            entries.update((member.name, member) for member in tar)
+    return entries
+
+
+def in_app(world: World, name: str) -> str:
+    return f"{world.build.app_dir}/{name}"
+
+
+TREES: dict[str, Callable[[Path], None]] = {
+    "symlink to an absolute path outside": lambda app: (app / "passwd").symlink_to("/etc/passwd"),
+    "symlink climbing out": lambda app: (app / "up").symlink_to("../../../../../../etc"),
+    "symlink loop": lambda app: ((app / "a").symlink_to("b"), (app / "b").symlink_to("a")),
+    "symlink to itself": lambda app: (app / "self").symlink_to("self"),
+    "dangling symlink": lambda app: (app / "gone").symlink_to("nowhere/at/all"),
+    "hard links": lambda app: ((app / "one").write_text("x"), os.link(app / "one", app / "two")),
+    "non-UTF-8 name": lambda app: (app / os.fsdecode(b"caf\xe9.txt")).write_text("x"),
+    "very long name": lambda app: (app / ("n" * 250)).write_text("x"),
+    "deep path": lambda app: (app.joinpath(*["d" * 50] * 30)).mkdir(parents=True),
+    "names with dots": lambda app: ((app / "..hidden").write_text("x"),
+                                    (app / "...").write_text("y")),
+    "newline and backslash in names": lambda app: ((app / "a\nb").write_text("x"),
+                                                   (app / "c\\d").write_text("y")),
+    "setuid file": lambda app: ((app / "suid").write_text("x"),
+                                (app / "suid").chmod(0o4755)),
+    "empty directory": lambda app: (app / "empty").mkdir(),
+}
+
+
+@pytest.mark.parametrize("tree", list(TREES))
+def test_odd_trees_are_stored_as_they_are_and_never_escape(world: World, tree: str) -> None:
+    TREES[tree](world.build.app_dir)
+    outcome = world.export()
+    assert outcome.code == 0, outcome.err
+    entries = app_entries(world)
+    for name in entries:  # absolute, as the lifecycle writes them, and normalised
+        assert name.startswith("/") and posixpath.normpath(name) == name, name
+        assert ".." not in name.split("/"), name
+    if "symlink" in tree:
+        links = {n: m.linkname for n, m in entries.items() if m.issym()}
+        for path in world.build.app_dir.iterdir():
+            if path.is_symlink():
+                assert links[in_app(world, path.name)] == os.readlink(path)  # never followed
+        assert not any(name.endswith("/etc/passwd") and m.isfile() for name, m in entries.items())
+    if tree == "hard links":
+        linked = [m for m in entries.values() if m.islnk()]
+        assert len(linked) == 1 and linked[0].linkname.endswith("/one")
+    if tree == "setuid file":
+        assert entries[in_app(world, "suid")].mode & 0o4000
+
+
+SPECIAL_FILES: dict[str, Callable[[Path], None]] = {
+    "FIFO": lambda path: os.mkfifo(path),
+    "socket": lambda path: socket.socket(socket.AF_UNIX).bind(str(path)),
+    "character device": lambda path: os.mknod(path, 0o600 | stat.S_IFCHR, os.makedev(1, 3)),
+    "block device": lambda path: os.mknod(path, 0o600 | stat.S_IFBLK, os.makedev(7, 0)),
+}
+
+
+@pytest.mark.parametrize("kind", list(SPECIAL_FILES))
+@pytest.mark.parametrize("where", ["app", "layer"])
+def test_special_files_are_skipped_with_a_warning(world: World, kind: str, where: str) -> None:
+    if "device" in kind and os.geteuid() != 0:
+        pytest.skip("making a device node needs root")
+    directory = world.build.app_dir if where == "app" else \
+        world.build.layers_dir / "examples_hello" / "hello"
+    special = directory / "special"
+    SPECIAL_FILES[kind](special)
+    outcome = world.export()
+    assert outcome.code == 0, outcome.err
+    assert f"Warning: Skipping '{special}': unsupported file type" in outcome.err
+    assert in_app(world, "special") not in app_entries(world)
