@@ -28,6 +28,7 @@ import os
 import shutil
 import tarfile
 import tempfile
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -40,7 +41,16 @@ import docker
 import docker.errors
 
 from lifecycle.backends.base import Access, BackendError, ImageNotFound, ImageStore
-from lifecycle.image.model import OCI_LAYER_TAR, Image, Layer, SaveResult, StoredImage
+from lifecycle.image.model import (
+    OCI_CONFIG,
+    OCI_INDEX,
+    OCI_LAYER_TAR,
+    OCI_MANIFEST,
+    Image,
+    Layer,
+    SaveResult,
+    StoredImage,
+)
 from lifecycle.log import get_logger
 from lifecycle.progress import count_sent
 from lifecycle.reference import DEFAULT_REGISTRY, Reference
@@ -298,6 +308,15 @@ class DaemonStore(ImageStore):
         return None  # docker load takes the archive in one stream at write time
 
     def write(self, image: Image, refs: Sequence[Reference]) -> SaveResult:
+        if self.image_store == "containerd":
+            result = self._write_by_reference(image, refs)
+            if result is not None:
+                return result
+        return self._write_archive(image, refs)
+
+    def _write_archive(self, image: Image, refs: Sequence[Reference]) -> SaveResult:
+        """A docker-archive load: every layer the daemon may lack is in it (classic store:
+        by chain; containerd store: all of them, the fallback of :meth:`_write_by_reference`)."""
         names = [daemon_name(ref) for ref in refs]
         # docker save's layout: one directory per layer, named here by diffID.
         members = [(f"{layer.diff_id.removeprefix('sha256:')}/layer.tar", layer,
@@ -320,6 +339,82 @@ class DaemonStore(ImageStore):
         get_logger().info(f"Loaded {self.layers_sent} of {len(image.layers)} layer(s) into the "
                           "daemon; it had the others")
         return result
+
+    def _write_by_reference(self, image: Image, refs: Sequence[Reference]) -> SaveResult | None:
+        """Containerd image store: load an OCI archive holding the manifest, the config and
+        only the layers this process made; every other layer is named by its diffID.
+
+        The store keys content by digest and unpacks by chain, so layers it holds (as
+        uncompressed content under their diffID, as we load them; or as a snapshot of the
+        same chain) need not be sent or read, whatever base they now sit on: a rebase sends
+        no layer at all. If the daemon lacks one (it cannot unpack: a layer of an image it
+        got compressed, on a new base), the load fails before any name of ours is touched
+        (it is loaded under a temporary name first), and None sends them all instead.
+        """
+        sent = [layer for layer in image.layers if not isinstance(layer.source, DaemonLayers)]
+        temporary = f"cnb-lifecycle-load/{uuid.uuid4().hex}:pending"
+        self.bytes_sent = 0
+        try:
+            output = list(self.client.api.load_image(  # type: ignore[no-untyped-call]
+                self._counted(self._oci_archive(image, sent, temporary)), quiet=False))
+            failure = next((line["errorDetail"].get("message") for line in output
+                            if isinstance(line, dict) and line.get("errorDetail")), None)
+        except docker.errors.DockerException as err:
+            failure = str(err)
+        if failure is not None:
+            self._forget(temporary)
+            get_logger().debug(f"The daemon lacks layers of the image ({failure}); sending "
+                               "them all")
+            return None
+        try:
+            for ref, name in zip(refs, (daemon_name(ref) for ref in refs), strict=True):
+                repository, _, tag = name.rpartition(":") if not ref.digest else (name, "", "")
+                self.client.api.tag(temporary, repository, tag or None)
+        except docker.errors.DockerException as err:
+            raise BackendError(f"cannot tag the loaded image: {err}") from None
+        finally:
+            self._forget(temporary)
+        self.layers_sent = len(sent)
+        get_logger().info(f"Loaded {len(sent)} of {len(image.layers)} layer(s) into the "
+                          "daemon; it had the others")
+        return self._tagged(refs, [daemon_name(ref) for ref in refs])
+
+    def _forget(self, name: str) -> None:
+        """Remove a name (never the content another name still uses)."""
+        try:
+            self.client.api.remove_image(name, noprune=True)
+        except docker.errors.DockerException:
+            pass  # not created, or already gone
+
+    def _oci_archive(self, image: Image, sent: Sequence[Layer], name: str) -> Iterator[bytes]:
+        """An OCI image layout as a tar: ``index.json`` naming the image ``name``, the
+        manifest, the config and the blobs of ``sent``; every layer uncompressed, so that
+        its blob digest is its diffID."""
+        config = image.config_bytes()
+        manifest = json.dumps({
+            "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": OCI_CONFIG, "digest": image.config_digest(),
+                       "size": len(config)},
+            "layers": [{"mediaType": OCI_LAYER_TAR, "digest": layer.diff_id,
+                        "size": layer.size} for layer in image.layers]}).encode()
+        manifest_digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
+        index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [{
+            "mediaType": OCI_MANIFEST, "digest": manifest_digest, "size": len(manifest),
+            "annotations": {"io.containerd.image.name": f"docker.io/{name}",
+                            "org.opencontainers.image.ref.name": name.rpartition(":")[2]}}]})
+        for member, data in (("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'),
+                             ("index.json", index.encode()),
+                             (_blob_path(image.config_digest()), config),
+                             (_blob_path(manifest_digest), manifest)):
+            yield from _tar_member(member, [data], len(data))
+        for layer in sent:
+            if layer.digest != layer.diff_id:
+                raise BackendError(f"layer {layer.diff_id} is compressed; the daemon is sent "
+                                   "uncompressed layers")
+            with self._open_sized(layer) as (blob, size):
+                yield from _tar_member(_blob_path(layer.diff_id), _exactly(blob, size, layer),
+                                       size)
+        yield b"\0" * (2 * _BLOCK)
 
     def _tagged(self, refs: Sequence[Reference], names: Sequence[str]) -> SaveResult:
         """The loaded image's ID (the first name's), and every name not pointing at it."""
@@ -377,6 +472,11 @@ class DaemonStore(ImageStore):
         except OSError as err:
             raise BackendError(f"cannot read layer {layer.diff_id} from "
                                f"{source.describe()}: {err}") from None
+
+
+def _blob_path(digest: str) -> str:
+    algorithm, _, hex_digest = digest.partition(":")
+    return f"blobs/{algorithm}/{hex_digest}"
 
 
 def _tar_member(name: str, chunks: Iterable[bytes], size: int) -> Iterator[bytes]:

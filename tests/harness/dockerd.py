@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import io
 import json
+import lzma
+import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -26,6 +29,7 @@ from typing import Any
 import docker
 import docker.errors
 import pytest
+import requests
 
 from tests.harness.images import make_run_image_layout
 from tests.harness.services import ServiceError, ensure_commands, stop_process, wait_until
@@ -98,23 +102,47 @@ def make_daemon_run_image(client: docker.DockerClient, name: str, version: str =
         return load_archive(client, docker_archive_from_layout(layout, [name]))
 
 
-def start_dockerd() -> tuple[Dockerd, Callable[[], None]]:
+@dataclass(frozen=True)
+class Engine:
+    """Which dockerd to run and how it stores images."""
+
+    binaries: Path | None = None          # a directory with usr/sbin/dockerd; None: the system's
+    options: tuple[str, ...] = ("--storage-driver=vfs",)
+    features: tuple[str, ...] = ()        # daemon.json features to switch on
+    data_parent: Path | None = None       # where its data root goes (default: beside its socket)
+
+
+CLASSIC = Engine()
+
+
+def start_dockerd(engine: Engine = CLASSIC) -> tuple[Dockerd, Callable[[], None]]:
     """Start a private dockerd; returns it and the function that stops it."""
-    ensure_commands(["dockerd"], ["docker.io"])
+    ensure_commands(["dockerd", "containerd", "runc"], ["docker.io"])
     root = Path(tempfile.mkdtemp(prefix="cnb-dockerd-", dir="/tmp"))  # short: socket path
     socket = root / "docker.sock"
     host = f"unix://{socket}"
     log = (root / "dockerd.log").open("wb")
+    (root / "daemon.json").write_text(json.dumps(
+        {"features": {feature: True for feature in engine.features}}))
+    environment = dict(os.environ)
+    command = "dockerd"
+    if engine.binaries is not None:  # its own docker-init and docker-proxy come first
+        command = str(engine.binaries / "usr/sbin/dockerd")
+        environment["PATH"] = (f"{engine.binaries / 'usr/bin'}:{engine.binaries / 'usr/sbin'}:"
+                               f"{environment.get('PATH', '')}")
+    data_root = (Path(tempfile.mkdtemp(prefix="cnb-dockerd-data-", dir=engine.data_parent))
+                 if engine.data_parent else root / "data")
     process = subprocess.Popen(
-        ["dockerd", "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
-         "--pidfile", str(root / "dockerd.pid"), "-H", host,
-         "--storage-driver=vfs", "--iptables=false", "--ip6tables=false", "--bridge=none"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        [command, "--config-file", str(root / "daemon.json"), "--data-root", str(data_root),
+         "--exec-root", str(root / "exec"), "--pidfile", str(root / "dockerd.pid"), "-H", host,
+         *engine.options, "--iptables=false", "--ip6tables=false", "--bridge=none"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=environment)
 
     def stop() -> None:
         # SIGTERM first: dockerd then stops the containerd it started itself.
         stop_process(process, grace=20)
         log.close()
+        shutil.rmtree(data_root, ignore_errors=True)
         shutil.rmtree(root, ignore_errors=True)
 
     def answers() -> bool:
@@ -135,9 +163,62 @@ def start_dockerd() -> tuple[Dockerd, Callable[[], None]]:
     return Dockerd(host, docker.DockerClient(base_url=host)), stop
 
 
+# -- an engine with the containerd image store -----------------------------------------------
+
+TRIXIE_PACKAGES = "http://deb.debian.org/debian/dists/trixie/main/binary-amd64/Packages.xz"
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "cnb-lifecycle-tests"
+
+
+def trixie_docker() -> Path:
+    """Debian 13's ``docker.io`` (Engine 26), unpacked, never installed, into a cache dir.
+
+    Debian 12's Engine 20.10 has no containerd image store; Debian 13's runs here on
+    Debian 12's libc, containerd and runc. Downloaded once per machine.
+    """
+    target = CACHE / "docker.io-trixie"
+    if (target / "usr/sbin/dockerd").is_file():
+        return target
+    ensure_commands(["dpkg-deb"], ["dpkg"])
+    packages = lzma.decompress(requests.get(TRIXIE_PACKAGES, timeout=300).content).decode()
+    stanza = next(entry for entry in packages.split("\n\n")
+                  if entry.startswith("Package: docker.io\n"))
+    found = re.search(r"^Filename: (\S+)$", stanza, re.MULTILINE)
+    assert found is not None, "no Filename for docker.io in Debian 13's package index"
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=CACHE) as scratch:
+        deb = Path(scratch) / "docker.io.deb"
+        response = requests.get(f"http://deb.debian.org/debian/{found.group(1)}", timeout=600)
+        response.raise_for_status()
+        deb.write_bytes(response.content)
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(Path(scratch) / "root")], check=True)
+        os.replace(Path(scratch) / "root", target)
+    return target
+
+
+def containerd_store_engine(data_parent: Path | None = None) -> Engine:
+    """Engine 26 keeping images in containerd, with its default snapshotter (overlayfs)."""
+    return Engine(trixie_docker(), ("--storage-driver=overlayfs",), ("containerd-snapshotter",),
+                  data_parent)
+
+
 @pytest.fixture(scope="session")
 def dockerd() -> Iterator[Dockerd]:
     daemon, stop = start_dockerd()
+    try:
+        yield daemon
+    finally:
+        stop()
+
+
+@pytest.fixture(scope="session")
+def containerd_dockerd() -> Iterator[Dockerd]:
+    """A dockerd that keeps images in containerd (Engine 26 from Debian 13)."""
+    try:
+        engine = containerd_store_engine()
+    except (requests.RequestException, OSError, subprocess.CalledProcessError,
+            StopIteration) as err:
+        pytest.skip(f"cannot fetch Debian 13's docker.io for the containerd image store: {err}")
+    daemon, stop = start_dockerd(engine)
     try:
         yield daemon
     finally:
