@@ -14,9 +14,12 @@ Verified on Docker Engine 20.10.24 (Debian ``docker.io``, vfs driver, classic st
 missing layer file whose chain exists is never opened; a missing one whose chain does not
 exist fails the load (``open .../<file>: no such file or directory``) before any name is
 tagged; gzip layer files are accepted (the loader sniffs the compression), so compressed
-sources are sent as stored; an aborted upload leaves nothing behind. That engine has no
-containerd image store; there, every layer is sent (see :func:`detect_image_store`).
-docs/design.md says more.
+sources are sent as stored; an aborted upload leaves nothing behind.
+
+With the containerd image store (Engine 24+; verified on 26.1) the archive is an OCI layout
+that names every layer by its diffID and holds only the layers this process made
+(:meth:`DaemonStore._write_by_reference`): the engine has the rest as content or snapshots,
+so a rebase onto a new base sends and reads no layer. docs/design.md says more.
 """
 
 from __future__ import annotations
