@@ -7,7 +7,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,12 +38,6 @@ def run_phase(phase: str, *args: str, env: Mapping[str, str] | None = None,
                                env={**CLEAN_ENV, **(env or {})})
     assert "Traceback" not in completed.stderr, completed.stderr
     return Result(completed.returncode, completed.stdout, completed.stderr)
-
-
-@pytest.fixture
-def unique() -> str:
-    """A repository-name prefix no other test uses (the registries live for the session)."""
-    return f"t{uuid.uuid4().hex[:10]}"
 
 
 @pytest.fixture
