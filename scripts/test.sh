@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q -e '.[test,dev]'
-.venv/bin/ruff check lifecycle tests bench examples
+.venv/bin/ruff check lifecycle tests bench examples release
 .venv/bin/mypy
 status=0
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@" || status=$?

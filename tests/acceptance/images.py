@@ -18,40 +18,48 @@ from tests.harness.dockerd import CACHE
 from tests.harness.services import ensure_commands
 
 ROOT = Path(__file__).resolve().parents[2]
-BASE_ROOTFS = CACHE / "bookworm-python3-minbase.tar"
+BASE_ROOTFS = "bookworm-python3-minbase.tar"
 BASE_IMAGE = "cnb-acceptance/python-base:bookworm"
 LIFECYCLE_IMAGE = "cnb-acceptance/lifecycle:dev"
 
 
-def base_rootfs() -> Path:
-    """``debootstrap --variant=minbase --include=python3,python3-pip bookworm``, tarred once per
-    machine (about a minute) into the test cache."""
-    if BASE_ROOTFS.is_file():
-        return BASE_ROOTFS
+def debootstrap_rootfs(include: tuple[str, ...], cache_name: str) -> Path:
+    """``debootstrap --variant=minbase [--include=...] bookworm``, tarred once per machine
+    (under a minute) into the test cache."""
+    tarball = CACHE / cache_name
+    if tarball.is_file():
+        return tarball
     ensure_commands(["debootstrap"], ["debootstrap"])
     CACHE.mkdir(parents=True, exist_ok=True)
-    rootfs = CACHE / "bookworm-rootfs"
+    rootfs = CACHE / f"{cache_name}.rootfs"
     shutil.rmtree(rootfs, ignore_errors=True)
-    subprocess.run(["debootstrap", "--variant=minbase", "--include=python3,python3-pip",
+    subprocess.run(["debootstrap", "--variant=minbase",
+                    *([f"--include={','.join(include)}"] if include else []),
                     "bookworm", str(rootfs), "http://deb.debian.org/debian"], check=True,
                    capture_output=True, timeout=1800)
-    partial = BASE_ROOTFS.with_suffix(".partial")
+    partial = tarball.with_suffix(".partial")
     subprocess.run(["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(partial), "."],
                    check=True)
-    os.replace(partial, BASE_ROOTFS)
+    os.replace(partial, tarball)
     shutil.rmtree(rootfs, ignore_errors=True)
-    return BASE_ROOTFS
+    return tarball
+
+
+def import_rootfs(client: docker.DockerClient, tarball: Path, name: str) -> str:
+    """``docker import`` of a rootfs tarball as ``name`` (once per daemon)."""
+    try:
+        client.images.get(name)
+    except docker.errors.ImageNotFound:
+        repository, _, tag = name.rpartition(":")
+        with tarball.open("rb") as rootfs:
+            client.api.import_image_from_data(rootfs.read(), repository=repository, tag=tag)
+    return name
 
 
 def import_base(client: docker.DockerClient) -> str:
-    """The base image in this daemon (``docker import`` of the cached rootfs)."""
-    try:
-        client.images.get(BASE_IMAGE)
-    except docker.errors.ImageNotFound:
-        with base_rootfs().open("rb") as rootfs:
-            client.api.import_image_from_data(rootfs.read(), repository=BASE_IMAGE.split(":")[0],
-                                              tag=BASE_IMAGE.split(":")[1])
-    return BASE_IMAGE
+    """The Python base image: Debian 12 minbase with python3 and pip."""
+    return import_rootfs(client, debootstrap_rootfs(("python3", "python3-pip"), BASE_ROOTFS),
+                         BASE_IMAGE)
 
 
 def build_lifecycle_image(client: docker.DockerClient, context: Path) -> str:

@@ -1,0 +1,88 @@
+"""Build the release artifact: dist/cnb-lifecycle-<version>-linux-x86-64.tgz (``make dist``).
+
+The archive is laid out as pack expects a lifecycle archive: ``lifecycle.toml`` and
+``lifecycle/<phase>``. ``lifecycle/exporter`` and ``lifecycle/rebaser`` are self-contained
+executables (PyInstaller one-file: the interpreter and every dependency inside, so they run in
+a glibc-based builder or run image with no Python); ``lifecycle/launcher`` is the bundled
+POSIX-sh launcher. A separate venv (.venv-dist) holds PyInstaller, so the project's own
+environment never sees it. See docs/design.md, "Self-contained binaries".
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tarfile
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from lifecycle import __version__  # noqa: E402
+from lifecycle.platform.inputs import SUPPORTED_PLATFORM_APIS  # noqa: E402
+
+# The buildpack API versions whose layer metadata and group files platform/files.py reads:
+# top-level launch/build/cache flags (0.2-0.5) and the [types] table (0.6+).
+BUILDPACK_APIS = ("0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9", "0.10")
+PHASES = ("exporter", "rebaser")
+PYINSTALLER = "pyinstaller==6.22.3"
+
+
+def build_environment(directory: Path) -> Path:
+    python = directory / "bin" / "python"
+    if not python.exists():
+        venv.create(directory, with_pip=True)
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", PYINSTALLER, str(ROOT)],
+                   check=True)
+    return python
+
+
+def main() -> Path:
+    dist = ROOT / "dist"
+    work = ROOT / "build" / "dist"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    python = build_environment(ROOT / ".venv-dist")
+    subprocess.run([str(python), "-m", "PyInstaller", "--onefile", "--noconfirm",
+                    "--log-level", "WARN", "--name", "cnb-lifecycle",
+                    "--distpath", str(work / "bin"), "--workpath", str(work / "pyinstaller"),
+                    "--specpath", str(work), "--collect-submodules", "lifecycle",
+                    "--collect-submodules", "isal", "--collect-submodules", "docker",
+                    "--add-data", f"{ROOT / 'lifecycle' / 'launcher.sh'}:lifecycle",
+                    str(ROOT / "release" / "cnb_lifecycle_main.py")], check=True)
+    descriptor = ((ROOT / "release" / "lifecycle.toml.in").read_text()
+                  .replace("@VERSION@", __version__)
+                  .replace("@BUILDPACK_APIS@", ", ".join(f'"{a}"' for a in BUILDPACK_APIS))
+                  .replace("@PLATFORM_APIS@",
+                           ", ".join(f'"{a}"' for a in SUPPORTED_PLATFORM_APIS)))
+    binary = work / "bin" / "cnb-lifecycle"
+    dist.mkdir(exist_ok=True)
+    archive = dist / f"cnb-lifecycle-{__version__}-linux-x86-64.tgz"
+    partial = archive.with_suffix(".partial")
+    with tarfile.open(partial, "w:gz") as tar:
+        (work / "lifecycle.toml").write_text(descriptor)
+        tar.add(work / "lifecycle.toml", "lifecycle.toml")
+        tar.addfile(_directory("lifecycle"))
+        for phase in PHASES:  # copies, not links: platforms rewrite paths, not link targets
+            tar.add(binary, f"lifecycle/{phase}", filter=_executable)
+        tar.add(ROOT / "lifecycle" / "launcher.sh", "lifecycle/launcher", filter=_executable)
+    partial.replace(archive)
+    print(archive)
+    return archive
+
+
+def _directory(name: str) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.mode = tarfile.DIRTYPE, 0o755
+    return info
+
+
+def _executable(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    info.mode, info.uid, info.gid, info.uname, info.gname = 0o755, 0, 0, "", ""
+    return info
+
+
+if __name__ == "__main__":
+    main()
