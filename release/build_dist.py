@@ -10,12 +10,17 @@ environment never sees it. See docs/design.md, "Self-contained binaries".
 
 from __future__ import annotations
 
+import argparse
+import io
 import shutil
 import subprocess
 import sys
 import tarfile
+import tomllib
 import venv
+from collections.abc import Sequence
 from pathlib import Path
+from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -52,11 +57,7 @@ def main() -> Path:
                     "--collect-submodules", "isal", "--collect-submodules", "docker",
                     "--add-data", f"{ROOT / 'lifecycle' / 'launcher.sh'}:lifecycle",
                     str(ROOT / "release" / "cnb_lifecycle_main.py")], check=True)
-    descriptor = ((ROOT / "release" / "lifecycle.toml.in").read_text()
-                  .replace("@VERSION@", __version__)
-                  .replace("@BUILDPACK_APIS@", ", ".join(f'"{a}"' for a in BUILDPACK_APIS))
-                  .replace("@PLATFORM_APIS@",
-                           ", ".join(f'"{a}"' for a in SUPPORTED_PLATFORM_APIS)))
+    descriptor = lifecycle_toml(__version__, BUILDPACK_APIS, SUPPORTED_PLATFORM_APIS)
     binary = work / "bin" / "cnb-lifecycle"
     dist.mkdir(exist_ok=True)
     archive = dist / f"cnb-lifecycle-{__version__}-linux-x86-64.tgz"
@@ -73,6 +74,66 @@ def main() -> Path:
     return archive
 
 
+def overlay(ours: Path, lifecycle: Path) -> Path:
+    """Our exporter and rebaser over another lifecycle archive (the Go lifecycle's, with the
+    detector, analyzer, restorer and builder pack also requires): every other entry is kept,
+    and ``lifecycle.toml`` lists only the platform APIs both implement."""
+    with tarfile.open(ours) as tar:
+        our_descriptor = tomllib.load(_read(tar, "lifecycle.toml"))
+        phases = {phase: _read(tar, f"lifecycle/{phase}").read() for phase in PHASES}
+    base_name = lifecycle.name.removesuffix(".tgz").removesuffix(".tar.gz")
+    merged = ours.parent / f"{base_name}+cnb-lifecycle-{__version__}.tgz"
+    partial = merged.with_suffix(".partial")
+    with tarfile.open(lifecycle) as base, tarfile.open(partial, "w:gz") as out:
+        for member in base:
+            name = member.name.removeprefix("./")
+            if name in {f"lifecycle/{phase}" for phase in PHASES}:
+                continue
+            if name == "lifecycle.toml":
+                theirs = tomllib.load(_read(base, member.name))
+                data = lifecycle_toml(
+                    f"{theirs.get('lifecycle', {}).get('version', '')}+cnb-lifecycle."
+                    f"{__version__}",
+                    *(_both(theirs, our_descriptor, kind) for kind in ("buildpack", "platform"))
+                ).encode()
+                member.size = len(data)
+                out.addfile(member, io.BytesIO(data))
+                continue
+            out.addfile(member, base.extractfile(member) if member.isfile() else None)
+        for phase, data in phases.items():
+            info = _executable(tarfile.TarInfo(f"lifecycle/{phase}"))
+            info.size = len(data)
+            out.addfile(info, io.BytesIO(data))
+    partial.replace(merged)
+    print(merged)
+    return merged
+
+
+def lifecycle_toml(version: str, buildpack_apis: Sequence[str],
+                   platform_apis: Sequence[str]) -> str:
+    def listed(apis: Sequence[str]) -> str:
+        return ", ".join(f'"{api}"' for api in apis)
+
+    return ((ROOT / "release" / "lifecycle.toml.in").read_text()
+            .replace("@VERSION@", version)
+            .replace("@BUILDPACK_APIS@", listed(buildpack_apis))
+            .replace("@PLATFORM_APIS@", listed(platform_apis)))
+
+
+def _both(theirs: dict[str, Any], ours: dict[str, Any], kind: str) -> list[str]:
+    """The ``kind`` APIs both descriptors support (theirs in the ``[apis]`` form)."""
+    our_apis = set(ours["apis"][kind]["supported"])
+    return [api for api in theirs.get("apis", {}).get(kind, {}).get("supported", [])
+            if api in our_apis]
+
+
+def _read(tar: tarfile.TarFile, name: str) -> IO[bytes]:
+    stream = tar.extractfile(name) or tar.extractfile(f"./{name}")
+    if stream is None:
+        raise SystemExit(f"{name} is not a file in the archive")
+    return stream
+
+
 def _directory(name: str) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
     info.type, info.mode = tarfile.DIRTYPE, 0o755
@@ -85,4 +146,10 @@ def _executable(info: tarfile.TarInfo) -> tarfile.TarInfo:
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description="build the lifecycle archive")
+    parser.add_argument("--with-lifecycle", type=Path, metavar="ARCHIVE",
+                        help="also write our phases over this lifecycle archive")
+    options = parser.parse_args()
+    built = main()
+    if options.with_lifecycle:
+        overlay(built, options.with_lifecycle)

@@ -3,8 +3,11 @@ rebaser are self-contained, and pack 0.12's exact exporter command lines work th
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import posixpath
+import re
 import shutil
 import tarfile
 import tomllib
@@ -17,6 +20,7 @@ import pytest
 from lifecycle.buildcache import CACHE_LABEL
 from lifecycle.platform.inputs import SUPPORTED_PLATFORM_APIS
 from release.build_dist import main as build_archive
+from release.build_dist import overlay
 from tests.acceptance.images import debootstrap_rootfs, import_rootfs
 from tests.harness.dockerd import Dockerd
 from tests.harness.images import make_run_image_layout, publish_run_image, skopeo_inspect
@@ -29,9 +33,14 @@ NO_PYTHON_IMAGE = "cnb-dist/minbase:bookworm"
 
 
 @pytest.fixture(scope="module")
-def lifecycle_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """``make dist``'s archive, unpacked where a container can mount it."""
-    archive = build_archive()
+def archive() -> Path:
+    """``make dist``'s archive, built once for this module."""
+    return build_archive()
+
+
+@pytest.fixture(scope="module")
+def lifecycle_dir(archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The archive, unpacked where a container can mount it."""
     root = Path(tmp_path_factory.mktemp("dist"))
     with tarfile.open(archive) as tar:
         tar.extractall(root, filter="tar")
@@ -142,3 +151,38 @@ def test_pack_publish_command_line_in_the_builder(dockerd: Dockerd, builder: str
                       working_dir="/layers", environment=pack_env(CNB_REGISTRY_AUTH="{}"))
     assert "Adding cache layer 'examples_cache:deps'" in logs
     assert skopeo_inspect(app, config=True)["config"]["Entrypoint"] == ["/cnb/process/web"]
+
+
+PACK_REQUIRED = ("detector", "restorer", "analyzer", "builder", "exporter", "launcher")
+
+
+def test_overlay_on_another_lifecycle_passes_packs_validation(archive: Path,
+                                                              lifecycle_dir: Path,
+                                                              tmp_path: Path) -> None:
+    """pack wants every phase in a builder's lifecycle; ours go over the others'."""
+    base = tmp_path / "lifecycle-v0.20.0+linux.x86-64.tgz"
+    with tarfile.open(base, "w:gz") as tar:
+        descriptor = ('[apis]\n[apis.buildpack]\n  deprecated = []\n  supported = ["0.7", '
+                      '"0.10", "0.11"]\n[apis.platform]\n  deprecated = []\n  supported = '
+                      '["0.12", "0.13", "0.16"]\n\n[lifecycle]\n  version = "0.20.0"\n')
+        for name, data in (("lifecycle.toml", descriptor.encode()),
+                           *((f"lifecycle/{phase}", f"go {phase}".encode())
+                             for phase in (*PACK_REQUIRED, "rebaser", "creator"))):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o755
+            tar.addfile(info, io.BytesIO(data))
+    merged = overlay(archive, base)
+
+    with tarfile.open(merged) as tar:
+        names = {match.group(1) for member in tar.getmembers()
+                 if (match := re.match(r"^[^/]+/([^/]+)$", posixpath.normpath(member.name)))}
+        assert set(PACK_REQUIRED) <= names  # pack's validateBinaries
+        read = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+    ours = (lifecycle_dir / "lifecycle" / "exporter").read_bytes()
+    assert read["lifecycle/exporter"] == ours and read["lifecycle/rebaser"] == ours
+    assert read["lifecycle/launcher"] == b"go launcher"  # theirs is kept
+    assert read["lifecycle/creator"] == b"go creator"
+    descriptor = tomllib.loads(read["lifecycle.toml"].decode())
+    assert descriptor["apis"]["platform"]["supported"] == ["0.12", "0.13"]
+    assert descriptor["apis"]["buildpack"]["supported"] == ["0.7", "0.10"]
+    assert descriptor["lifecycle"]["version"].startswith("0.20.0+cnb-lifecycle.")
