@@ -408,6 +408,9 @@ RUN_IMAGE_DEFECTS: dict[str, Callable[[dict[str, Any], dict[str, Any], dict[str,
     "config digest missing blob": lambda e, m, c: m.update(config={
         "mediaType": OCI_CONFIG, "digest": "sha256:" + "2" * 64, "size": 10}),
     "index entry digest mismatch": lambda e, m, c: e.update(size=1) or None,
+    "zero layers": lambda e, m, c: (m.update(layers=[]), c["rootfs"].update(diff_ids=[]))
+    and None,
+    "empty config": lambda e, m, c: c.clear(),
 }
 
 

@@ -109,18 +109,26 @@ def rebase(world: World, repo: str, tmp_path: Path) -> Result:
 PHASES = {"export": (export, 62, EXPORT_KINDS), "rebase": (rebase, 72, REBASE_KINDS)}
 
 
+def with_fault(world: World, tmp_path: Path, phase: str, kind: str, effect: str,
+               times: int) -> tuple[Result, int]:
+    """Run ``phase`` with the fault injected ``times`` times over an intact previous image,
+    check the outcome; returns the result and how many faults were injected."""
+    run, failure_code, _ = PHASES[phase]
+    repo = f"{phase}-{kind}-{effect}-{times}"
+    before = previous_image(world, repo)
+    world.proxy.inject(Fault(kind, effect, times=times))
+    result = run(world, repo, tmp_path)
+    injected = len(world.proxy.injected)
+    check_outcome(world, result, repo, before, failure_code, tmp_path)
+    return result, injected
+
+
 @pytest.mark.parametrize(("phase", "kind", "effect"), [
     (phase, kind, effect) for phase, (_, _, kinds) in PHASES.items()
     for kind in kinds for effect in EFFECTS])
 def test_a_passing_fault_is_retried_and_the_image_is_complete(
         world: World, tmp_path: Path, phase: str, kind: str, effect: str) -> None:
-    run, failure_code, _ = PHASES[phase]
-    repo = f"{phase}-{kind}-{effect}"
-    before = previous_image(world, repo)
-    world.proxy.inject(Fault(kind, effect, times=1))
-    result = run(world, repo, tmp_path)
-    injected = list(world.proxy.injected)
-    check_outcome(world, result, repo, before, failure_code, tmp_path)
+    result, injected = with_fault(world, tmp_path, phase, kind, effect, times=1)
     assert injected, f"no {kind} request was made: the scenario tests nothing"
     assert result.code == 0, result.output
 
@@ -130,12 +138,7 @@ def test_a_passing_fault_is_retried_and_the_image_is_complete(
     for kind in kinds for effect in ("503", "reset")])
 def test_a_lasting_fault_fails_cleanly_or_is_worked_around(
         world: World, tmp_path: Path, phase: str, kind: str, effect: str) -> None:
-    run, failure_code, _ = PHASES[phase]
-    repo = f"lasting-{phase}-{kind}-{effect}"
-    before = previous_image(world, repo)
-    world.proxy.inject(Fault(kind, effect, times=1000))
-    result = run(world, repo, tmp_path)
-    check_outcome(world, result, repo, before, failure_code, tmp_path)
+    with_fault(world, tmp_path, phase, kind, effect, times=1000)
 
 
 def test_two_exporters_writing_one_tag_at_once_both_finish(world: World,
