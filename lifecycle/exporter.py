@@ -1,12 +1,18 @@
 """The exporter phase: run image + buildpack, app, launcher and config layers → app image.
 
 Order of work, so that a bad input can never leave a half-made image behind:
-1. read and validate every local input (group, metadata, layer tomls, project metadata);
+1. read and validate every local input (group, metadata, layer tomls, project metadata,
+   analyzed.toml);
 2. choose the run image (explained), read it and the previous image's label;
-3. build the layers (tar → sha256 → gzip → temp file, streamed), reusing unchanged ones;
+3. plan every layer (a stat-only walk), then build the ones whose fingerprint changed (tar →
+   sha256 → gzip → temp file, streamed, in parallel; uploads may start while writing);
 4. compose the image with pure transforms and hand it to the backend, which writes every
    blob before any name points at the new manifest;
-5. write report.toml atomically.
+5. write report.toml atomically; then the launch cache, the build cache (a failure there is
+   a warning) and the layer fingerprints.
+
+Started as root with a build user (CNB_USER_ID/CNB_GROUP_ID), every step that reads the
+build's files or writes ours runs as that user (:mod:`lifecycle.privileges`).
 """
 
 from __future__ import annotations
