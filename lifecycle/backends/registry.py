@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import re
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -238,41 +238,94 @@ class RegistryBlobs:
 
     @contextmanager
     def _stream(self, digest: str) -> Iterator[BinaryIO]:
-        response = self.client.request("GET", self.repo, self.repo.url(f"blobs/{digest}"),
-                                       pull_scope(self.repo), stream=True)
+        stream = _ResponseStream(self._get(digest, 0), lambda offset: self._get(digest, offset),
+                                 self.client.policy, f"blob {digest} from {self.repo}")
         try:
-            if response.status_code != 200:
-                raise BackendError(f"cannot read blob {digest} from {self.repo}: "
-                                   f"HTTP {response.status_code}")
-            response.raw.decode_content = False
-            yield cast(BinaryIO, _ResponseStream(response.raw, f"blob {digest} from {self.repo}"))
+            yield cast(BinaryIO, stream)
         finally:
+            stream.close()
+
+    def _get(self, digest: str, offset: int) -> requests.Response:
+        """The blob's bytes from ``offset`` on: a Range request when resuming; a registry
+        that ignores Range answers 200 with the whole blob, and the reader skips."""
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        response = self.client.request("GET", self.repo, self.repo.url(f"blobs/{digest}"),
+                                       pull_scope(self.repo), headers=headers, stream=True)
+        if response.status_code != 200 and not (
+                response.status_code == 206 and offset
+                and response.headers.get("Content-Range", "").startswith(f"bytes {offset}-")):
             response.close()
+            raise BackendError(f"cannot read blob {digest} from {self.repo}: "
+                               f"HTTP {response.status_code}")
+        response.raw.decode_content = False
+        return response
 
     def describe(self) -> str:
         return str(self.repo)
 
 
 class _ResponseStream(io.RawIOBase):
-    """A blob's response body as a file; a broken transfer raises OSError, as a failing disk
-    would, where urllib3 would raise its own exception types."""
+    """A blob's response body as a file.
 
-    def __init__(self, raw: urllib3.HTTPResponse, what: str) -> None:
+    A transfer that breaks part-way (reset, truncated, stalled past the read timeout) goes on
+    from a fresh GET at the offset reached, as the retry policy allows; whoever reads the
+    stream verifies the blob's digest, so a resumed transfer is checked like any other.
+    When it cannot go on it raises OSError, as a failing disk would, where urllib3 would
+    raise its own exception types.
+    """
+
+    def __init__(self, response: requests.Response,
+                 reopen: Callable[[int], requests.Response], policy: RetryPolicy,
+                 what: str) -> None:
         super().__init__()
-        self.raw = raw
-        self.what = what
+        self.response, self.reopen, self.policy, self.what = response, reopen, policy, what
+        self.offset = 0      # bytes delivered to the reader
+        self.position = 0    # offset in the blob of the current response's next byte
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: WriteableBuffer) -> int:
         target = memoryview(buffer).cast("B")
-        try:
-            data = self.raw.read(len(target))
-        except urllib3.exceptions.HTTPError as err:
-            raise OSError(f"reading {self.what} failed: {type(err).__name__}") from None
+        failures = 0
+        while True:
+            try:
+                data = self._read(len(target))
+                break
+            except urllib3.exceptions.HTTPError as err:
+                fault = type(err).__name__
+            failures += 1
+            self.response.close()
+            if not self.policy.may_retry(failures):
+                raise OSError(f"reading {self.what} failed: {fault}")
+            get_logger().debug(f"Reading {self.what} broke at byte {self.offset} ({fault}); "
+                               f"reading on from there (attempt {failures + 1})")
+            self.policy.pause(failures)
+            try:
+                self.response = self.reopen(self.offset)
+            except BackendError as err:
+                raise OSError(f"reading {self.what} failed: {err}") from None
+            self.position = self.offset if self.response.status_code == 206 else 0
         target[:len(data)] = data
+        self.offset += len(data)
         return len(data)
+
+    def _read(self, size: int) -> bytes:
+        """Up to ``size`` bytes at ``offset``, first skipping what a whole-blob answer to a
+        resumed read repeats."""
+        raw = self.response.raw
+        while self.position < self.offset:
+            skipped = raw.read(min(self.offset - self.position, CHUNK_SIZE))
+            if not skipped:
+                raise urllib3.exceptions.ProtocolError("the blob is shorter than before")
+            self.position += len(skipped)
+        data = raw.read(size)
+        self.position += len(data)
+        return data
+
+    def close(self) -> None:
+        self.response.close()
+        super().close()
 
 
 def pull_scope(repo: Repository) -> str:
@@ -419,9 +472,7 @@ class RegistryStore(ImageStore):
             try:
                 self._upload(repo, digest, size, source, mount_from)
                 return
-            except (AccessDenied, _LocalSourceFailed):
-                raise  # asking again cannot help
-            except BackendError as err:
+            except _UploadInterrupted as err:
                 if not self.client.policy.may_retry(attempt):
                     raise
                 get_logger().debug(f"Upload of {digest} to {repo} failed ({err}); starting "
@@ -443,16 +494,29 @@ class RegistryStore(ImageStore):
             raise BackendError(f"layer {digest} for {repo} has no source to copy it from")
         location = urljoin(repo.url(""), started.headers["Location"])
         try:
+            final = self._send_blob(repo, scope, location, digest, size, source)
+        except (AccessDenied, _LocalSourceFailed):
+            raise  # asking again cannot help
+        except BackendError as err:
+            # The session's state is unknown: a new one, from the first byte, is what helps.
+            raise _UploadInterrupted(str(err)) from None
+        if final.status_code not in (201, 204):
+            raise _UploadInterrupted(f"cannot upload blob {digest} to {repo}: "
+                                     f"{_failure('finish upload', final)}")
+
+    def _send_blob(self, repo: Repository, scope: str, location: str, digest: str, size: int,
+                   source: BlobSource) -> requests.Response:
+        """The blob's bytes into the upload session at ``location``; the final response."""
+        try:
             with source.open_blob(digest) as stream:
                 body = _SizedStream(stream, size)
                 try:
                     if size <= CHUNK_SIZE:
-                        final = self.client.request(
+                        return self.client.request(
                             "PUT", repo, _with_digest(location, digest), scope, data=body,
                             headers={"Content-Type": "application/octet-stream"},
                             replayable=False)
-                    else:
-                        final = self._upload_chunks(repo, scope, location, digest, body)
+                    return self._upload_chunks(repo, scope, location, digest, body)
                 except BackendError:
                     # requests reports a body that failed to read as a broken connection;
                     # the source's own error is the one worth telling.
@@ -465,9 +529,6 @@ class RegistryStore(ImageStore):
             failure = BackendError if isinstance(source, RegistryBlobs) else _LocalSourceFailed
             raise failure(f"cannot read blob {digest} from {source.describe()} for "
                           f"{repo}: {err}") from None
-        if final.status_code not in (201, 204):
-            raise BackendError(f"cannot upload blob {digest} to {repo}: "
-                               f"{_failure('finish upload', final)}")
 
     def _upload_chunks(self, repo: Repository, scope: str, location: str, digest: str,
                        stream: _SizedStream) -> requests.Response:
@@ -489,6 +550,10 @@ class RegistryStore(ImageStore):
 
 class _LocalSourceFailed(BackendError):
     """A blob's local source could not be read: final, not a registry fault."""
+
+
+class _UploadInterrupted(BackendError):
+    """An upload session broke after it started: worth starting again from a new session."""
 
 
 class _UploadStager:

@@ -1,18 +1,22 @@
 """A fault-injecting HTTP proxy in front of a real registry, for the retry and safety tests.
 
 Every request is classified by what it does (``manifest-get``, ``blob-head``,
-``upload-patch``, ...). A :class:`Fault` makes the next ``times`` requests of one kind fail in
-one way, then lets them through:
+``upload-patch``, ...). A :class:`Fault` makes the next ``times`` requests of one kind (and,
+if given, whose path contains ``path_contains``) fail in one way, then lets them through:
 
-* ``500``, ``502``, ``503``: that status (503 with ``Retry-After: 1``); ``429``: with
-  ``Retry-After: 1``;
+* ``500``, ``502``, ``503``: that status (503 with ``Retry-After``); ``429``: with
+  ``Retry-After`` (:attr:`FaultProxy.retry_after` seconds);
 * ``reset``: the connection is closed with a TCP reset before any response;
-* ``truncate``: the real response's headers and half its body, then a reset (a response with
-  no body is reset instead);
+* ``reset-mid-body``: the real response's headers and half its body, then a reset;
+* ``truncate``: the real response's headers (its full ``Content-Length``) and half its body,
+  then an orderly close;
 * ``stall``: nothing is answered for :attr:`FaultProxy.stall_seconds`, then a reset.
 
-Everything else is forwarded unchanged to the registry, with the client's ``Host`` header, so
-the URLs the registry hands out (upload locations) point back through the proxy.
+A response without a body is cut in the middle of its headers by ``reset-mid-body`` and
+``truncate``. With :attr:`FaultProxy.ranges` off, ``Range`` headers are dropped, as by a
+registry that always answers with the whole blob. Everything else is forwarded unchanged
+to the registry, with the client's ``Host`` header; ``Location`` headers naming the registry
+itself are rewritten to the proxy, so upload sessions go on through it.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-EFFECTS = ("500", "502", "503", "429", "reset", "truncate", "stall")
+EFFECTS = ("500", "502", "503", "429", "reset", "reset-mid-body", "truncate", "stall")
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
                "proxy-authorization", "proxy-authenticate", "content-length"}
 
@@ -36,6 +40,7 @@ class Fault:
     kind: str
     effect: str
     times: int = 1
+    path_contains: str = ""
 
 
 def request_kind(method: str, path: str) -> str:
@@ -50,9 +55,12 @@ def request_kind(method: str, path: str) -> str:
 
 
 class FaultProxy:
-    def __init__(self, upstream_port: int, stall_seconds: float = 3.0) -> None:
+    def __init__(self, upstream_port: int, stall_seconds: float = 3.0,
+                 retry_after: int = 1) -> None:
         self.upstream_port = upstream_port
         self.stall_seconds = stall_seconds
+        self.retry_after = retry_after
+        self.ranges = True
         self.faults: list[Fault] = []
         self.injected: list[tuple[str, str, str]] = []   # (kind, path, effect)
         self.lock = threading.Lock()
@@ -77,7 +85,7 @@ class FaultProxy:
     def _take(self, kind: str, path: str) -> str | None:
         with self.lock:
             for fault in self.faults:
-                if fault.kind == kind and fault.times > 0:
+                if fault.kind == kind and fault.path_contains in path and fault.times > 0:
                     fault.times -= 1
                     self.injected.append((kind, path, fault.effect))
                     return fault.effect
@@ -110,10 +118,16 @@ class FaultProxy:
                 self.close_connection = True
                 self.connection.close()
 
+            def _close(self) -> None:
+                """An orderly close (FIN), as a server that gave up would."""
+                self.wfile.flush()
+                self.connection.shutdown(socket.SHUT_WR)
+                self.close_connection = True
+
             def _status(self, code: int) -> None:
                 self.send_response(code)
                 if code in (429, 503):
-                    self.send_header("Retry-After", "1")
+                    self.send_header("Retry-After", str(proxy.retry_after))
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -121,13 +135,25 @@ class FaultProxy:
                 upstream = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port,
                                                       timeout=60)
                 headers = {k: v for k, v in self.headers.items()
-                           if k.lower() not in _HOP_BY_HOP}
+                           if k.lower() not in _HOP_BY_HOP
+                           and (proxy.ranges or k.lower() != "range")}
                 headers["Content-Length"] = str(len(body))
                 upstream.request(self.command, self.path, body=body, headers=headers)
                 response = upstream.getresponse()
                 data = response.read() if self.command != "HEAD" else b""
                 upstream.close()
                 return response, data
+
+            def _head(self, response: http.client.HTTPResponse, length: int) -> bytes:
+                lines = [f"HTTP/1.1 {response.status} {response.reason}"]
+                for key, value in response.getheaders():
+                    if key.lower() == "location":
+                        value = value.replace(f"//127.0.0.1:{proxy.upstream_port}/",
+                                              f"//{proxy.host}/")
+                    if key.lower() not in _HOP_BY_HOP:
+                        lines.append(f"{key}: {value}")
+                lines.append(f"Content-Length: {length}")
+                return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
             def _handle(self) -> None:
                 body = self._body()
@@ -140,21 +166,15 @@ class FaultProxy:
                 if effect is not None and effect.isdigit():
                     return self._status(int(effect))
                 response, data = self._forward(body)
-                self.send_response(response.status)
-                for key, value in response.getheaders():
-                    if key.lower() not in _HOP_BY_HOP:
-                        self.send_header(key, value)
-                length = response.getheader("Content-Length") if self.command == "HEAD" \
-                    else str(len(data))
-                self.send_header("Content-Length", length or "0")
-                self.end_headers()
-                if effect == "truncate":
-                    if data:
-                        self.wfile.write(data[:len(data) // 2])
-                        self.wfile.flush()
-                    return self._reset()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
+                declared = int(response.getheader("Content-Length") or 0) \
+                    if self.command == "HEAD" else len(data)
+                answer = self._head(response, declared) + data
+                if effect in ("truncate", "reset-mid-body"):
+                    head = len(answer) - len(data)
+                    cut = head + len(data) // 2 if data else head // 2
+                    self.wfile.write(answer[:cut])
+                    return self._close() if effect == "truncate" else self._reset()
+                self.wfile.write(answer)
 
             do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
