@@ -208,6 +208,9 @@ class RegistryClient:
         headers = {"Authorization": credentials} if credentials else {}
         response = self._send("GET", url, repo, headers, None, False, True,
                               unreachable="the token service of")
+        if response.status_code in RETRIABLE_STATUSES:  # still failing after the retries
+            raise BackendError(f"the token service of {repo.registry} is unavailable "
+                               f"(HTTP {response.status_code})")
         if response.status_code != 200:
             raise AccessDenied(f"token service of {repo.registry} refused access to {repo} "
                                f"(HTTP {response.status_code})")
