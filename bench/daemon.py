@@ -3,7 +3,7 @@
     python bench/daemon.py [SIZE_MIB ...] [--containerd [--tmpfs]] [--json]   (default: 1 1024)
 
 Starts a private dockerd: Debian 12's Engine 20.10 with the classic image store (vfs), or with
-``--containerd`` Debian 13's Engine 26 with the containerd image store (overlayfs
+``--containerd`` Debian 13's Engine 26 and containerd 1.7 with the containerd image store (overlayfs
 snapshotter), unpacked into the test cache; ``--tmpfs`` puts that engine's data root in
 /dev/shm. For each size: a cold export, a warm export (nothing changed: no layer is sent), a
 rebase onto the same base and a rebase onto a new run image. On the classic store the last one
