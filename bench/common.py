@@ -13,6 +13,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import compileall  # noqa: E402
+
+# Measure the program as installed: pip writes the package's bytecode at install time, an
+# editable install (and PYTHONDONTWRITEBYTECODE) would compile every module on every run.
+compileall.compile_dir(ROOT / "lifecycle", quiet=1)
+
 from lifecycle.samplebuild import SampleBuild, write_sample_build  # noqa: E402
 from tests.harness.images import publish_run_image  # noqa: E402
 from tests.harness.services import Registry, ensure_commands, start_registry  # noqa: E402
@@ -28,17 +34,18 @@ class Measured:
     code: int
 
 
-def measure(phase: str, *args: str) -> Measured:
-    """Run a phase as its own process; wall time and that process's peak RSS."""
+def measure(command: str, *args: str) -> Measured:
+    """Run an installed console command (``exporter``, ``rebaser``, ``rebase-many``) as its
+    own process, as a platform would; wall time and that process's peak RSS."""
     start = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", f"lifecycle.{phase}", *args],
+    process = subprocess.Popen([str(Path(sys.executable).parent / command), *args],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - start
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         errors = process.stderr.read().decode() if process.stderr else ""
-        raise SystemExit(f"{phase} failed ({code}): {errors}")
+        raise SystemExit(f"{command} failed ({code}): {errors}")
     return Measured(seconds, usage.ru_maxrss / 1024, code)
 
 

@@ -58,7 +58,7 @@ def main() -> None:
             publish_run_image(root / "v2", [run], "v2")
             listing = root / "fleet.txt"
             listing.write_text("\n".join(names) + "\n")
-            result = measure("rebasemany", "-jobs", str(options.jobs), str(listing))
+            result = measure("rebase-many", "-jobs", str(options.jobs), str(listing))
             print_table(options.json, "rebase-many", [{
                 "images": options.count, "jobs": options.jobs,
                 "seconds": round(result.seconds, 2),

@@ -22,8 +22,9 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,7 +102,12 @@ def export(inputs: ExporterInputs) -> None:
         logger.warning(f"Cannot prepare the cache directories: {err.strerror or err}")
     with as_user():
         local = read_local_inputs(inputs)
-    store = open_store(inputs.target)
+    with closing(open_store(inputs.target)) as store:
+        export_to(store, inputs, local, as_user)
+
+
+def export_to(store: ImageStore, inputs: ExporterInputs, local: LocalInputs,
+              as_user: Callable[[], AbstractContextManager[None]]) -> None:
     run_image = resolve_run_image(inputs, store)
     previous = read_previous_label(inputs, store, local.analyzed)
 

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -67,6 +68,9 @@ class SharedReads:
 
     def blob_stager(self, refs: Sequence[Reference]) -> None:
         return None  # a rebase writes only a config and a manifest
+
+    def close(self) -> None:
+        self._store.close()
 
     def write(self, image: Image, refs: Sequence[Reference]) -> SaveResult:
         return self._store.write(image, refs)
@@ -129,10 +133,11 @@ def rebase_many(inputs: RebaseManyInputs) -> None:
     if len(unique) < len(names):
         logger.warning(f"{len(names) - len(unique)} duplicate image name(s) in the list: "
                        "each image is rebased once")
-    store = SharedReads(open_store(inputs.target, connections=inputs.jobs), inputs.run_image)
     started = time.perf_counter()
     outcomes: list[Outcome] = []
-    with ThreadPoolExecutor(max_workers=inputs.jobs, thread_name_prefix="rebase") as pool:
+    with closing(SharedReads(open_store(inputs.target, connections=inputs.jobs),
+                             inputs.run_image)) as store, \
+            ThreadPoolExecutor(max_workers=inputs.jobs, thread_name_prefix="rebase") as pool:
         futures = [pool.submit(rebase_one, store, name, inputs) for name in unique]
         for done in as_completed(futures):
             outcome = done.result()

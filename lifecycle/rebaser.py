@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from contextlib import closing
 from dataclasses import dataclass
 
 from structlog.typing import FilteringBoundLogger
@@ -46,8 +47,8 @@ def rebase(inputs: RebaserInputs) -> None:
     logger = get_logger()
     for warning in inputs.warnings:
         logger.warning(warning)
-    store = open_store(inputs.target)
-    with progress.show_transfers(inputs.log.format == "console"):  # the daemon may send layers
+    with closing(open_store(inputs.target)) as store, \
+            progress.show_transfers(inputs.log.format == "console"):  # the daemon may send layers
         rebased = rebase_image(store, RebaseRequest(
             app=inputs.previous_image or inputs.images[0], images=inputs.images,
             names=inputs.image_names, run_image=inputs.run_image, force=inputs.force), logger)

@@ -4,19 +4,18 @@ as (``exporter``, ``rebaser``, ``rebase-many``), as the Go lifecycle's binaries 
 import os
 import sys
 
+from lifecycle import console
+
+COMMANDS = {"exporter": console.exporter, "rebaser": console.rebaser,
+            "rebase-many": console.rebase_many}
+
 
 def main() -> int:
     phase = os.path.basename(sys.argv[0])
-    if phase == "exporter":
-        from lifecycle.exporter import main as run
-    elif phase == "rebaser":
-        from lifecycle.rebaser import main as run
-    elif phase == "rebase-many":
-        from lifecycle.rebasemany import main as run
-    else:
+    if phase not in COMMANDS:
         print(f"run as exporter, rebaser or rebase-many, not {phase!r}", file=sys.stderr)
         return 2
-    return run()
+    COMMANDS[phase]()
 
 
 if __name__ == "__main__":

@@ -78,6 +78,10 @@ class ImageStore(Protocol):
         early gains nothing (the blob is read whole at write time anyway)."""
         ...
 
+    def close(self) -> None:
+        """Let go of connections and scratch files; the store is not used afterwards."""
+        ...
+
     def write(self, image: Image, refs: Sequence[Reference]) -> SaveResult:
         """Store ``image`` under every name in ``refs``.
 

@@ -168,14 +168,23 @@ class SavedImages:
 
     def __init__(self, client: docker.DockerClient) -> None:
         self.client = client
-        self._scratch = tempfile.TemporaryDirectory(prefix="cnb-save-")
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None   # made when needed
         self._archives: dict[str, tuple[Path, dict[str, str]]] = {}
+
+    def close(self) -> None:
+        """Remove the saved archives."""
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
+        self._archives.clear()
 
     def _archive(self, image_id: str) -> tuple[Path, dict[str, str]]:
         """The saved archive of ``image_id`` and its member name for each diffID."""
         if image_id not in self._archives:
             get_logger().info(f"Reading layers of image {image_id[7:19]} with docker save: the "
                               "daemon needs them again on a new base")
+            if self._scratch is None:
+                self._scratch = tempfile.TemporaryDirectory(prefix="cnb-save-")
             path = Path(self._scratch.name) / f"{image_id.removeprefix('sha256:')}.tar"
             try:
                 with path.open("wb") as out:
@@ -254,6 +263,10 @@ class DaemonStore(ImageStore):
         """How many layers the last write had to send (the rest the daemon already had)."""
         self.bytes_sent = 0
         """Size of the last write's load archive: config, manifest and the layers sent."""
+
+    def close(self) -> None:
+        self._saved.close()
+        self.client.close()
 
     @cached_property
     def image_store(self) -> str:

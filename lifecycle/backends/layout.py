@@ -71,6 +71,9 @@ class LayoutStore(ImageStore):
     def __init__(self, root: Path) -> None:
         self.root = root
 
+    def close(self) -> None:
+        pass  # every write closes what it opened
+
     def path_for(self, ref: Reference) -> Path:
         """``<root>/<registry>/<repository>/<tag>`` (or ``.../<algorithm>/<hex>``).
 

@@ -354,6 +354,9 @@ class RegistryStore(ImageStore):
         self.client = RegistryClient(keychain or Keychain(), connections, policy, trust,
                                      insecure_registries)
 
+    def close(self) -> None:
+        self.client.http.close()
+
     def _repo(self, ref: Reference) -> Repository:
         scheme = ref.scheme(self.insecure)
         if scheme == "http":  # allowed, not required: TLS is used wherever it is spoken

@@ -52,6 +52,9 @@ class MemoryStore:
     def blob_stager(self, refs: Sequence[Reference]) -> None:
         return None  # the fake keeps blobs in memory
 
+    def close(self) -> None:
+        pass
+
     def write(self, image: Image, refs: Sequence[Reference]) -> SaveResult:
         layers = []
         for layer in image.layers:
