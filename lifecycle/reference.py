@@ -86,6 +86,13 @@ def registry_host(registry: str) -> str:
     return registry.split(":", 1)[0]
 
 
+def host_and_port(registry: str) -> tuple[str, int]:
+    """``host[:port]`` as a host to connect to and a port (443 when none is given)."""
+    host = registry_host(registry)
+    port = registry[len(host) + 1:]
+    return host.strip("[]"), int(port) if port.isdigit() else 443
+
+
 def parse_reference(text: str) -> Reference:
     """Parse ``text`` as a tag reference, else as a digest reference (ggcr ParseReference)."""
     try:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
 
+from lifecycle.backends.auth import Keychain
+from lifecycle.backends.registry import RegistryClient
 from lifecycle.samplebuild import SampleBuild
 from tests.harness.images import make_run_image_layout, push_layout, skopeo_inspect
+from tests.harness.registry import Registries
 from tests.harness.tlsregistry import TLSRegistry
 from tests.integration.conftest import Result, export_args, run_phase, write_stack
 
@@ -69,3 +73,32 @@ def test_insecure_registry_skips_verification(build: SampleBuild, tmp_path: Path
                        "-insecure-registry", tls_registry.registry.host)
     assert result.code == 0, result.output
     assert "InsecureRequestWarning" not in result.stderr  # the user chose it
+
+
+def test_the_scheme_probe_finds_tls_plain_http_and_nothing(tls_registry: TLSRegistry,
+                                                           registries: Registries,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    for variable in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(variable, raising=False)
+    client = RegistryClient(Keychain())
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        nobody = f"127.0.0.1:{closed.getsockname()[1]}"   # bound, not listening
+        assert client.scheme_for(tls_registry.registry.host) == "https"  # CA not trusted
+        assert client.scheme_for(registries.one.host) == "http"
+        assert client.scheme_for(nobody) == "http"
+
+
+def test_behind_a_proxy_the_scheme_probe_is_a_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{closed.getsockname()[1]}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+
+        def no_direct_connection(*_: object, **__: object) -> None:
+            raise AssertionError("the probe went around the proxy")
+
+        monkeypatch.setattr(socket, "create_connection", no_direct_connection)
+        assert RegistryClient(Keychain()).scheme_for("registry.example:5000") == "http"

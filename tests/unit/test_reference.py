@@ -10,7 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lifecycle.reference import DEFAULT_REGISTRY, ReferenceError, parse_reference, registry_host
+from lifecycle.reference import (
+    DEFAULT_REGISTRY,
+    ReferenceError,
+    host_and_port,
+    parse_reference,
+    registry_host,
+)
 
 SHA = "sha256:" + "0123456789abcdef" * 4
 
@@ -140,3 +146,11 @@ def test_fully_qualified_name_parses_to_itself(text: str) -> None:
     ref = parse_reference(text)
     again = parse_reference(ref.name)
     assert (again.name, again.registry, again.context) == (ref.name, ref.registry, ref.context)
+
+
+@pytest.mark.parametrize(("registry", "address"), [
+    ("gcr.io", ("gcr.io", 443)), ("localhost:5000", ("localhost", 5000)),
+    ("[::1]:5000", ("::1", 5000)), ("[::1]", ("::1", 443)),
+])
+def test_host_and_port(registry: str, address: tuple[str, int]) -> None:
+    assert host_and_port(registry) == address
