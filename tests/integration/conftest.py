@@ -30,10 +30,15 @@ class Result:
         return self.stdout + self.stderr
 
 
+COMMANDS = {"exporter": "exporter", "rebaser": "rebaser", "rebasemany": "rebase-many"}
+
+
 def run_phase(phase: str, *args: str, env: Mapping[str, str] | None = None,
               cwd: Path | None = None) -> Result:
-    """The phase as pack runs it: a separate process with Go-style flags."""
-    completed = subprocess.run([sys.executable, "-m", f"lifecycle.{phase}", *args],
+    """The phase as pack runs it: the installed command, a separate process with Go-style
+    flags."""
+    command = Path(sys.executable).with_name(COMMANDS[phase])
+    completed = subprocess.run([str(command), *args],
                                capture_output=True, text=True, timeout=300, cwd=cwd,
                                env={**CLEAN_ENV, **(env or {})})
     assert "Traceback" not in completed.stderr, completed.stderr

@@ -97,12 +97,17 @@ def test_canonical_used_when_no_mirror_is_present(dockerd: Dockerd, build: Sampl
 def test_rebase_scenarios_in_the_daemon(dockerd: Dockerd, exported: Result, tmp_path: Path,
                                         names: dict[str, str]) -> None:
     dockerd.load_layout(make_run_image_layout(tmp_path / "v2", "v2"), names["mirror"])
-    scenario_1 = phase(dockerd, "rebaser", "-report", str(tmp_path / "r1.toml"), names["app"])
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    scenario_1 = run_phase("rebaser", "-daemon", "-report", str(tmp_path / "r1.toml"),
+                           names["app"], env={"DOCKER_HOST": dockerd.host, "TMPDIR": str(scratch)})
     assert scenario_1.code == 0, scenario_1.output
     # The classic store keys layers by chain: on a new base the six app layers are new to it,
-    # read back with exactly one docker save of the app image.
+    # read back with exactly one docker save of the app image...
     assert "Loaded 6 of 8 layer(s) into the daemon" in scenario_1.stdout
     assert scenario_1.stdout.count("with docker save") == 1
+    # ... which is removed before the process ends (it skips interpreter teardown).
+    assert list(scratch.iterdir()) == []
     output = dockerd.run(names["app"])
     assert "run image version: v2" in output and "app says: hi there" in output
 
