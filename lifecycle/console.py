@@ -1,7 +1,7 @@
 """The console commands ``exporter``, ``rebaser`` and ``rebase-many``.
 
 A phase is one short process per build, so its start and end are part of every export's
-wall time. Two costs are skipped here (about 30 ms a run, measured by ``bench/startup.py``):
+wall time. Two costs are skipped here (about 30 ms a run together, measured here):
 
 * the garbage collector is off while the phase's modules are imported (their objects live as
   long as the process; scanning them again and again finds nothing), and those objects are
