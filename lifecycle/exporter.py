@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 from lifecycle import __version__, archive, buildcache, fingerprints, privileges, progress
-from lifecycle.backends import open_store
 from lifecycle.backends.base import (
     AccessDenied,
     BackendError,
@@ -38,7 +37,7 @@ from lifecycle.backends.base import (
     ImageNotFound,
     ImageStore,
 )
-from lifecycle.cli import run_phase
+from lifecycle.cli import open_target, run_phase
 from lifecycle.image import mutate
 from lifecycle.image.model import Image, Layer, StoredImage
 from lifecycle.log import get_logger
@@ -102,7 +101,7 @@ def export(inputs: ExporterInputs) -> None:
         logger.warning(f"Cannot prepare the cache directories: {err.strerror or err}")
     with as_user():
         local = read_local_inputs(inputs)
-    with closing(open_store(inputs.target)) as store:
+    with closing(open_target(inputs.target, "export", ExitCode.EXPORT_FAILED)) as store:
         export_to(store, inputs, local, as_user)
 
 
@@ -199,7 +198,8 @@ def resolve_run_image(inputs: ExporterInputs, store: ImageStore) -> RunImage:
     recorded = stack or files.RunImageMetadata()
     if inputs.run_image:
         name, reason = inputs.run_image, "given with -run-image"
-        logger.info(f"Using run image '{name}' ({reason})")
+        logger.info(f"Using run image '{name}' ({reason})", kind="run-image.given",
+                    run_image=name, reason=reason)
     else:
         if not recorded.image:
             raise invalid_args(
@@ -208,15 +208,17 @@ def resolve_run_image(inputs: ExporterInputs, store: ImageStore) -> RunImage:
                 f"(no run image in '{inputs.stack_path}')")
         target = inputs.images[0].registry
         logger.info(f"Selecting run image for registry '{target}' from "
-                    f"'{inputs.stack_path}' ({len(recorded.candidates)} candidates):")
+                    f"'{inputs.stack_path}' ({len(recorded.candidates)} candidates):",
+                    kind="run-image.selecting", image=str(inputs.images[0]))
         choice = select_run_image(recorded.candidates, target, store.check_read_access)
-        for line in choice.explanation():
-            logger.info(line)
+        for line, fields in choice.candidate_events():
+            logger.info(line, **fields)
         if choice.image is None:
             raise invalid_args("select run image",
                                f"no run image is readable: {choice.rejections()}")
         name, reason = choice.image, choice.reason
-        logger.info(f"Selected run image '{name}': {reason}")
+        logger.info(f"Selected run image '{name}': {reason}", kind="run-image.selected",
+                    run_image=name, reason=reason)
     try:
         stored = store.read(parse_reference(name))
     except ReferenceError as err:
@@ -266,7 +268,8 @@ def read_previous_label(inputs: ExporterInputs, store: ImageStore,
         except LifecycleError as err:
             logger.warning(f"Not reusing layers from '{ref}': {err.message}")
             return None
-    logger.info(f"Reusing layers from image '{stored.reference}'")
+    logger.info(f"Reusing layers from image '{stored.reference}'", kind="previous-image.found",
+                image=stored.reference)
     return PreviousImage(stored.image, label)
 
 
@@ -467,11 +470,14 @@ class LayerBuilder:
     def _decide(self, planned: PlannedLayer, layer: Layer) -> Layer:
         reused = (self._from_previous(layer.diff_id)
                   if layer.diff_id in planned.previous_shas else None)
+        fields = {"layer": planned.layer_id, "digest": layer.digest, "bytes": layer.size}
         if reused is not None or planned.reused is not None:
-            get_logger().info(f"Reusing layer '{planned.layer_id}'")
             layer = reused or layer
+            get_logger().info(f"Reusing layer '{planned.layer_id}'", kind="layer.reused",
+                              **{**fields, "digest": layer.digest, "bytes": layer.size})
         else:
-            get_logger().info(f"Adding layer '{planned.layer_id}'")
+            get_logger().info(f"Adding layer '{planned.layer_id}'", kind="layer.added",
+                              **fields)
         get_logger().debug(f"Layer '{planned.layer_id}' SHA: {layer.diff_id}")
         return layer
 
@@ -639,10 +645,12 @@ def fill_cache(inputs: ExporterInputs, local: LocalInputs, cache: buildcache.Bui
                 layer = cache.write_layer(plan)
                 sha = layer.diff_id
                 if sha != previous_sha or not cache.has_layer(sha):
-                    logger.info(f"Adding cache layer '{layer_id}'")
+                    logger.info(f"Adding cache layer '{layer_id}'", kind="cache-layer.added",
+                                layer=layer_id, digest=layer.digest, bytes=layer.size)
                     cache.add(layer)
             if sha == previous_sha and cache.has_layer(sha):
-                logger.info(f"Reusing cache layer '{layer_id}'")
+                logger.info(f"Reusing cache layer '{layer_id}'", kind="cache-layer.reused",
+                            layer=layer_id, digest=sha)
                 cache.reuse(sha)
             logger.debug(f"Layer '{layer_id}' SHA: {sha}")
             if fingerprint is not None:

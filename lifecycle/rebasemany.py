@@ -22,9 +22,9 @@ from typing import Any, TypeVar
 
 import tomli_w
 
-from lifecycle.backends import open_store
 from lifecycle.backends.base import Access, BackendError, ImageStore
-from lifecycle.cli import run_phase
+from lifecycle.causes import describe
+from lifecycle.cli import open_target, run_phase
 from lifecycle.image.model import Image, SaveResult, StoredImage
 from lifecycle.log import get_logger, item_logger
 from lifecycle.platform import files
@@ -117,8 +117,7 @@ def rebase_one(store: ImageStore, name: str, inputs: RebaseManyInputs) -> Outcom
     except BackendError as err:
         return Outcome(name, error=f"failed to rebase: {one_line(str(err))}")
     except Exception as err:  # noqa: BLE001 - one image's surprise must not stop the fleet
-        return Outcome(name, error=f"failed to rebase: {type(err).__name__}: "
-                                   f"{one_line(str(err))}")
+        return Outcome(name, error=f"failed to rebase: {describe(err)}")
     cause = failure(rebased.result, name, ref)
     if cause:
         return Outcome(name, error=f"failed to write image: {cause}")
@@ -135,7 +134,8 @@ def rebase_many(inputs: RebaseManyInputs) -> None:
                        "each image is rebased once")
     started = time.perf_counter()
     outcomes: list[Outcome] = []
-    with closing(SharedReads(open_store(inputs.target, connections=inputs.jobs),
+    with closing(SharedReads(open_target(inputs.target, "rebase", ExitCode.REBASE_FAILED,
+                                         connections=inputs.jobs),
                              inputs.run_image)) as store, \
             ThreadPoolExecutor(max_workers=inputs.jobs, thread_name_prefix="rebase") as pool:
         futures = [pool.submit(rebase_one, store, name, inputs) for name in unique]
@@ -143,18 +143,20 @@ def rebase_many(inputs: RebaseManyInputs) -> None:
             outcome = done.result()
             outcomes.append(outcome)
             if outcome.error:
-                logger.error(f"{outcome.name}: {outcome.error}", image=outcome.name,
-                             status="failed")
+                logger.error(f"{outcome.name}: {outcome.error}", kind="rebase.image",
+                             image=outcome.name, status="failed", reason=outcome.error)
             else:
                 logger.info(f"{outcome.name}: rebased onto '{outcome.run_image}' "
-                            f"({outcome.digest})", image=outcome.name, status="rebased",
+                            f"({outcome.digest})", kind="rebase.image", image=outcome.name,
+                            status="rebased",
                             digest=outcome.digest, run_image=outcome.run_image)
     seconds = time.perf_counter() - started
     failed = sum(1 for outcome in outcomes if outcome.error)
     logger.info(f"Rebased {len(outcomes) - failed} of {len(outcomes)} image(s) in "
                 f"{seconds:.2f} s ({len(outcomes) / max(seconds, 1e-9):.1f} images/s)"
                 + (f"; {failed} failed" if failed else ""),
-                rebased=len(outcomes) - failed, failed=failed, seconds=round(seconds, 3))
+                kind="rebase.summary", rebased=len(outcomes) - failed, failed=failed,
+                seconds=round(seconds, 3))
     if inputs.report_path is not None:
         order = {name: index for index, name in enumerate(unique)}
         ordered = sorted(outcomes, key=lambda outcome: order[outcome.name])

@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from structlog.typing import FilteringBoundLogger
 
 from lifecycle import progress
-from lifecycle.backends import open_store
 from lifecycle.backends.base import BackendError, ImageStore
-from lifecycle.cli import run_phase
+from lifecycle.cli import open_target, run_phase
 from lifecycle.image import mutate
 from lifecycle.image.model import Image, SaveResult, StoredImage
 from lifecycle.log import get_logger
@@ -47,7 +46,7 @@ def rebase(inputs: RebaserInputs) -> None:
     logger = get_logger()
     for warning in inputs.warnings:
         logger.warning(warning)
-    with closing(open_store(inputs.target)) as store, \
+    with closing(open_target(inputs.target, "rebase", ExitCode.REBASE_FAILED)) as store, \
             progress.show_transfers(inputs.log.format == "console"):  # the daemon may send layers
         rebased = rebase_image(store, RebaseRequest(
             app=inputs.previous_image or inputs.images[0], images=inputs.images,
@@ -117,20 +116,24 @@ def choose_run_image(request: RebaseRequest, store: ImageStore, label: files.Lif
     app_ref = request.app
     if request.run_image:
         reason = "given with -run-image"
-        logger.info(f"Using run image '{request.run_image}' ({reason})")
+        logger.info(f"Using run image '{request.run_image}' ({reason})", kind="run-image.given",
+                    image=str(app_ref), run_image=request.run_image, reason=reason)
         return request.run_image, reason
     recorded = label.run_image()
     if not recorded.image:
         raise fail("set app image", "-run-image is required when there is no run image "
                    f"metadata available in '{app_ref}'")
     logger.info(f"Selecting run image for registry '{app_ref.registry}' from the app image's "
-                f"label ({len(recorded.candidates)} candidates):")
+                f"label ({len(recorded.candidates)} candidates):", kind="run-image.selecting",
+                image=str(app_ref))
     choice = select_run_image(recorded.candidates, app_ref.registry, store.check_read_access)
-    for line in choice.explanation():
-        logger.info(line)
+    for line, fields in choice.candidate_events():
+        logger.info(line, **fields)
     if choice.image is None:
         raise fail("select run image", f"no run image is readable: {choice.rejections()}")
-    logger.info(f"Selected run image '{choice.image}': {choice.reason}")
+    logger.info(f"Selected run image '{choice.image}': {choice.reason}",
+                kind="run-image.selected", image=str(app_ref), run_image=choice.image,
+                reason=choice.reason)
     return choice.image, choice.reason
 
 
@@ -180,7 +183,8 @@ def rebased_image(app: Image, label: files.LifecycleLabel, new_base: StoredImage
         new_record = files.RunImageMetadata(run_name)
         logger.warning(
             f"new run image '{run_name}' is not among the recorded run image and mirrors "
-            f"{list(recorded.candidates)}; recording '{run_name}' as the run image")
+            f"{list(recorded.candidates)}; recording '{run_name}' as the run image",
+            kind="run-image.recorded", run_image=run_name)
     document = label.with_run_image(new_base.image.top_layer, new_base.reference, new_record)
     synced = {k: v for k, v in new_base.image.labels.items()
               if k.startswith(SYNCED_LABEL_PREFIXES)}

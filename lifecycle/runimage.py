@@ -31,13 +31,21 @@ class RunImageChoice:
     candidates: tuple[Candidate, ...]
 
     def explanation(self) -> list[str]:
-        """One line per candidate, then the verdict, for the info log."""
-        lines = []
+        """One line per candidate, for the info log."""
+        return [line for line, _ in self.candidate_events()]
+
+    def candidate_events(self) -> list[tuple[str, dict[str, str]]]:
+        """Each candidate's log line with its fields (``run_image``, ``reason``, ``status``)."""
+        events = []
         for c in self.candidates:
             where = "on target registry" if c.on_target else f"on {c.registry or '?'}"
             state = "not checked" if c.access is None else c.access.reason
-            lines.append(f"  {c.name} ({where}): {state}")
-        return lines
+            status = ("not checked" if c.access is None
+                      else "readable" if c.access.readable else "not readable")
+            events.append((f"  {c.name} ({where}): {state}",
+                           {"kind": "run-image.candidate", "run_image": c.name,
+                            "reason": state, "status": status}))
+        return events
 
     def rejections(self) -> str:
         return "; ".join(f"{c.name}: {c.access.reason if c.access else 'not checked'}"

@@ -6,12 +6,14 @@ The output lines follow the lifecycle's (``*** Images (<id>):`` then one line pe
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from structlog.typing import FilteringBoundLogger
 
+from lifecycle import progress
 from lifecycle.backends.base import BackendError, ImageStore
 from lifecycle.image.model import Image, SaveResult
 from lifecycle.log import get_logger
@@ -25,15 +27,22 @@ def save_image(store: ImageStore, image: Image, refs: Sequence[Reference],
                logger: FilteringBoundLogger | None = None) -> SaveResult:
     logger = logger or get_logger()
     for name in names:
-        logger.info(f"Saving {name}...")
+        logger.info(f"Saving {name}...", kind="image.saving", image=name)
+    started, sent_before = time.monotonic(), progress.sent_total()
     try:
         result = store.write(image, refs)
     except BackendError as err:
         raise LifecycleError(action, err, code) from None
-    logger.info(f"*** Images ({result.digest or result.image_id.removeprefix('sha256:')[:12]}):")
+    identity = result.digest or result.image_id
+    logger.info(f"*** Images ({result.digest or result.image_id.removeprefix('sha256:')[:12]}):",
+                kind="image.written", digest=identity,
+                bytes=progress.sent_total() - sent_before,
+                seconds=round(time.monotonic() - started, 3))
     for name, ref in zip(names, refs, strict=True):
         cause = failure(result, name, ref)
-        logger.info(f"      {name}" + (f" - {cause}" if cause else ""))
+        logger.info(f"      {name}" + (f" - {cause}" if cause else ""), kind="image.named",
+                    image=name, digest=identity, status="failed" if cause else "saved",
+                    **({"reason": cause} if cause else {}))
     if result.image_id:
         logger.debug(f"*** Image ID: {result.image_id.removeprefix('sha256:')}")
     if result.digest:

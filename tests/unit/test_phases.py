@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle import archive, exporter, rebaser
+from lifecycle import archive, cli, exporter, rebaser
 from lifecycle.image import mutate
 from lifecycle.image.model import Image
 from lifecycle.platform.files import LIFECYCLE_LABEL
@@ -46,8 +46,7 @@ def publish(store: MemoryStore, image: Image, *names: str) -> None:
 @pytest.fixture
 def store(monkeypatch: pytest.MonkeyPatch) -> MemoryStore:
     memory = MemoryStore()
-    monkeypatch.setattr(exporter, "open_store", lambda target: memory)
-    monkeypatch.setattr(rebaser, "open_store", lambda target: memory)
+    monkeypatch.setattr(cli, "open_store", lambda target, connections: memory)
     for key in ("CNB_RUN_IMAGE", "CNB_STACK_PATH", "CNB_MIRRORS_PATH", "CNB_PLATFORM_API",
                 "SOURCE_DATE_EPOCH", "CNB_LAYERS_DIR"):
         monkeypatch.delenv(key, raising=False)
@@ -190,7 +189,7 @@ def test_reproducible_across_stores(monkeypatch: pytest.MonkeyPatch, build: Samp
     digests = []
     for _ in range(2):
         memory = MemoryStore()
-        monkeypatch.setattr(exporter, "open_store", lambda target, m=memory: m)
+        monkeypatch.setattr(cli, "open_store", lambda target, connections, m=memory: m)
         publish(memory, run_image(tmp_path, "v1"), "reg.io/run:v1")
         assert export(build) == 0
         digests.append(memory.images[parse_reference(APP).name].digest())
