@@ -481,3 +481,53 @@ def _created(environ: Mapping[str, str], warnings: list[str]) -> str:
             return created.isoformat(timespec="seconds").replace("+00:00", "Z")
     warnings.append("Ignoring invalid SOURCE_DATE_EPOCH")
     return NORMALIZED_TIME
+
+
+# -- inspect-image ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class InspectInputs:
+    """What ``inspect-image`` needs: the image, where to read it, and for which registry a
+    rebase's choice of run image should be shown."""
+
+    image: Reference
+    image_name: str
+    registry: str                     # -registry, else the image's own registry
+    json: bool
+    target: Target
+    log: LogSettings
+    warnings: tuple[str, ...] = ()
+
+
+INSPECT_FLAGS = FlagSet("inspect-image", "[flags] <image>", (
+    *(flag for flag in _SHARED_FLAGS
+      if flag.names[0] in ("daemon", "layout", "layout-dir", "insecure-registry", "log-level",
+                           "no-color", "version")),
+    string_flag("registry", "show the run image a rebase would choose for this registry",
+                default_text="the image's own registry"),
+    bool_flag("json", "print one JSON document"),
+))
+
+
+def resolve_inspect_inputs(argv: Sequence[str], environ: Mapping[str, str],
+                           cwd: Path) -> InspectInputs:
+    """Resolve ``inspect-image``'s argv and environment; errors as for the phases."""
+    flags = _parse(INSPECT_FLAGS, argv, environ)
+    level = flags.string("log-level").lower()
+    if level not in LOG_LEVELS:
+        raise invalid_args("parse log level", f"'{level}' is not one of {', '.join(LOG_LEVELS)}")
+    target = _target(flags, cwd)
+    if len(flags.positionals) != 1:
+        raise invalid_args("parse arguments",
+                           f"exactly one image is required, got {len(flags.positionals)}")
+    name = flags.positionals[0]
+    image = _reference(name, "image argument")
+    registry = image.registry
+    if flags.string("registry"):
+        # Spelled as references spell it ("docker.io" is "index.docker.io").
+        registry = _reference(f"{flags.string('registry')}/any/repository",
+                              "-registry").registry
+    return InspectInputs(image=image, image_name=name, registry=registry,
+                         json=flags.boolean("json"), target=target,
+                         log=LogSettings("warn" if level == "warning" else level, "console",
+                                         flags.boolean("no-color")))

@@ -30,7 +30,8 @@ class Result:
         return self.stdout + self.stderr
 
 
-COMMANDS = {"exporter": "exporter", "rebaser": "rebaser", "rebasemany": "rebase-many"}
+COMMANDS = {"exporter": "exporter", "rebaser": "rebaser", "rebasemany": "rebase-many",
+            "inspect": "inspect-image"}
 
 
 def run_phase(phase: str, *args: str, env: Mapping[str, str] | None = None,
