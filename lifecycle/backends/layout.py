@@ -133,7 +133,8 @@ class LayoutStore(ImageStore):
         manifest = image.manifest_bytes()
         digest = image.digest()
         directories = {self.path_for(ref): ref for ref in refs}
-        new = [directory for directory in directories if not directory.exists()]
+        new = [self._first_missing(directory) for directory in directories
+               if not directory.exists()]
         created: list[Path] = []
         first: LayoutBlobs | None = None
         try:
@@ -162,6 +163,14 @@ class LayoutStore(ImageStore):
                 failed[str(ref)] = f"cannot write {directory / 'index.json'}: {err.strerror}"
         return SaveResult(digest=digest, manifest_size=len(manifest), saved=tuple(saved),
                           failed=failed)
+
+    def _first_missing(self, directory: Path) -> Path:
+        """The outermost directory of ``directory``'s path under the root that does not
+        exist yet: what a write that fails must remove to leave the root as it was."""
+        missing = directory
+        while missing.parent != self.root and not missing.parent.exists():
+            missing = missing.parent
+        return missing
 
     def _write_blobs(self, directory: Path, image: Image, manifest: bytes,
                      written: LayoutBlobs | None, created: list[Path]) -> None:
