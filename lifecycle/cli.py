@@ -33,7 +33,7 @@ def run_phase(argv: Sequence[str] | None,
     """Run one phase; returns the process exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     environ = dict(os.environ)
-    log.configure(color=log.color_wanted(sys.stdout, environ, no_color=False))
+    log.configure(color=log.color_wanted(sys.stderr, environ, no_color=False))
     interrupts.install()
     debug = False
     try:
@@ -41,7 +41,7 @@ def run_phase(argv: Sequence[str] | None,
         settings = log_settings(inputs)
         debug = settings.level == "debug"
         log.configure(settings.level, settings.format,
-                      log.color_wanted(sys.stdout, environ, settings.no_color))
+                      log.color_wanted(sys.stderr, environ, settings.no_color))
         phase(inputs)
         return ExitCode.SUCCESS
     except EarlyExit as early:
