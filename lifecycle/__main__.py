@@ -1,7 +1,7 @@
 """``python -m lifecycle <phase> [flags] ...``: every command without its console script.
 
 The phase name is the console script's (``exporter``, ``rebaser``, ``rebase-many``,
-``inspect-image``); the rest of the command line is the phase's own.
+``inspect-image``, ``layout-add``); the rest of the command line is the phase's own.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import importlib
 import sys
 
 PHASES = {"exporter": "lifecycle.exporter", "rebaser": "lifecycle.rebaser",
-          "rebase-many": "lifecycle.rebasemany", "inspect-image": "lifecycle.inspect"}
+          "rebase-many": "lifecycle.rebasemany", "inspect-image": "lifecycle.inspect",
+          "layout-add": "lifecycle.layoutadd"}
 USAGE = f"Usage: python -m lifecycle <{'|'.join(PHASES)}> [flags] [arguments]\n"
 
 

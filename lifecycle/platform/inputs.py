@@ -531,3 +531,48 @@ def resolve_inspect_inputs(argv: Sequence[str], environ: Mapping[str, str],
                          json=flags.boolean("json"), target=target,
                          log=LogSettings("warn" if level == "warning" else level, "console",
                                          flags.boolean("no-color")))
+
+
+# -- layout-add ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LayoutAddInputs:
+    """What ``layout-add`` needs: an image to read (registry or daemon) and the layout name
+    to store it under."""
+
+    source: Reference
+    name: Reference                   # where it goes in the layout (default: the same name)
+    layout_dir: Path
+    source_target: Target             # the registry (default) or the daemon
+    log: LogSettings
+
+
+LAYOUT_ADD_FLAGS = FlagSet("layout-add", "[flags] <image> [<name-in-layout>]", (
+    *(flag for flag in _SHARED_FLAGS
+      if flag.names[0] in ("daemon", "insecure-registry", "log-level", "no-color", "version")),
+    string_flag("layout-dir", "root of the OCI layout directory to add the image to",
+                "CNB_LAYOUT_DIR"),
+))
+
+
+def resolve_layout_add_inputs(argv: Sequence[str], environ: Mapping[str, str],
+                              cwd: Path) -> LayoutAddInputs:
+    """Resolve ``layout-add``'s argv and environment; errors as for the phases."""
+    flags = _parse(LAYOUT_ADD_FLAGS, argv, environ)
+    level = flags.string("log-level").lower()
+    if level not in LOG_LEVELS:
+        raise invalid_args("parse log level", f"'{level}' is not one of {', '.join(LOG_LEVELS)}")
+    layout_dir = _optional_path(flags, "layout-dir", cwd)
+    if layout_dir is None:
+        raise invalid_args("parse arguments", "-layout-dir is required")
+    if not 1 <= len(flags.positionals) <= 2:
+        raise invalid_args("parse arguments", "an image, and optionally the name to give it in "
+                           f"the layout, are required, got {len(flags.positionals)} arguments")
+    source = _reference(flags.positionals[0], "image argument")
+    name = _reference(flags.positionals[-1], "name in the layout")
+    return LayoutAddInputs(
+        source=source, name=name, layout_dir=layout_dir,
+        source_target=Target(daemon=flags.boolean("daemon"),
+                             insecure_registries=frozenset(flags.strings("insecure-registry"))),
+        log=LogSettings("warn" if level == "warning" else level, "console",
+                        flags.boolean("no-color")))

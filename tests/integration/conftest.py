@@ -31,7 +31,7 @@ class Result:
 
 
 COMMANDS = {"exporter": "exporter", "rebaser": "rebaser", "rebasemany": "rebase-many",
-            "inspect": "inspect-image"}
+            "inspect": "inspect-image", "layout-add": "layout-add"}
 
 
 def run_phase(phase: str, *args: str, env: Mapping[str, str] | None = None,
