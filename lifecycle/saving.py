@@ -28,7 +28,7 @@ def save_image(store: ImageStore, image: Image, refs: Sequence[Reference],
     logger = logger or get_logger()
     for name in names:
         logger.info(f"Saving {name}...", kind="image.saving", image=name)
-    started, sent_before = time.monotonic(), progress.sent_total()
+    started = time.monotonic()
     try:
         result = store.write(image, refs)
     except BackendError as err:
@@ -36,7 +36,7 @@ def save_image(store: ImageStore, image: Image, refs: Sequence[Reference],
     identity = result.digest or result.image_id
     logger.info(f"*** Images ({result.digest or result.image_id.removeprefix('sha256:')[:12]}):",
                 kind="image.written", digest=identity,
-                bytes=progress.sent_total() - sent_before,
+                bytes=progress.sent_total(),    # this run's blobs, early uploads included
                 seconds=round(time.monotonic() - started, 3))
     for name, ref in zip(names, refs, strict=True):
         cause = failure(result, name, ref)
