@@ -43,7 +43,7 @@ from lifecycle.image.model import Image, Layer, StoredImage
 from lifecycle.log import get_logger
 from lifecycle.platform import files
 from lifecycle.platform.exits import ExitCode, LifecycleError, invalid_args
-from lifecycle.platform.inputs import ExporterInputs, resolve_exporter_inputs
+from lifecycle.platform.inputs import NO_CACHE_WARNING, ExporterInputs, resolve_exporter_inputs
 from lifecycle.reference import ReferenceError, parse_reference
 from lifecycle.runimage import select_run_image
 from lifecycle.saving import report_and_check, save_image
@@ -108,6 +108,8 @@ def export(inputs: ExporterInputs) -> None:
 def export_to(store: ImageStore, inputs: ExporterInputs, local: LocalInputs,
               as_user: Callable[[], AbstractContextManager[None]]) -> None:
     run_image = resolve_run_image(inputs, store)
+    if inputs.cache_dir is None and inputs.cache_image is None:
+        get_logger().warning(NO_CACHE_WARNING)   # the inputs are valid: now it is news
     previous = read_previous_label(inputs, store, local.analyzed)
 
     with as_user():

@@ -21,6 +21,7 @@ from typing import Any
 from lifecycle.backends.base import BackendError
 from lifecycle.cli import open_target, run_phase
 from lifecycle.image.model import StoredImage
+from lifecycle.log import get_logger
 from lifecycle.platform import files
 from lifecycle.platform.exits import ExitCode, LifecycleError
 from lifecycle.platform.inputs import InspectInputs, resolve_inspect_inputs
@@ -34,6 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def inspect(inputs: InspectInputs) -> None:
+    for warning in inputs.warnings:
+        get_logger().warning(warning)
     action = f"inspect image '{inputs.image_name}'"
     with closing(open_target(inputs.target, action, ExitCode.FAILED)) as store:
         try:

@@ -125,6 +125,8 @@ def rebase_one(store: ImageStore, name: str, inputs: RebaseManyInputs) -> Outcom
 
 def rebase_many(inputs: RebaseManyInputs) -> None:
     logger = get_logger()
+    for warning in inputs.warnings:
+        logger.warning(warning)
     names = files.read_image_list(inputs.image_list, sys.stdin)
     unique = list(dict.fromkeys(names))
     if len(unique) < len(names):

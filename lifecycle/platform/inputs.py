@@ -44,6 +44,8 @@ VERSION_TEXT = f"{__version__}\n"
 LOG_LEVELS = ("debug", "info", "warn", "warning", "error")
 LOG_FORMATS = ("console", "json")
 NO_CACHE_WARNING = "Will not cache data, no cache flag specified."
+"""Logged by the exporter once its inputs proved valid, so that it never precedes an input
+error."""
 LAUNCH_CACHE_WARNING = "Ignoring -launch-cache, only intended for use with -daemon"
 
 
@@ -317,8 +319,6 @@ def resolve_exporter_inputs(argv: Sequence[str], environ: Mapping[str, str],
         launch_cache_dir = None
     cache_dir = _optional_path(flags, "cache-dir", cwd)
     cache_image = _optional_reference(flags, "cache-image")
-    if cache_dir is None and cache_image is None:
-        warnings.append(NO_CACHE_WARNING)
     created = _created(environ, features, warnings)
 
     return ExporterInputs(
@@ -365,6 +365,7 @@ def resolve_rebase_many_inputs(argv: Sequence[str], environ: Mapping[str, str],
     flags, platform_api = _parse(REBASE_MANY_FLAGS, argv, environ)
     log = _log_settings(flags)
     target = _target(flags, cwd)
+    warnings = _ignored_layout_dir(flags)
     if len(flags.positionals) != 1:
         raise invalid_args("parse arguments", "exactly one image list (a file, or - for "
                            f"standard input) is required, got {len(flags.positionals)}")
@@ -374,7 +375,8 @@ def resolve_rebase_many_inputs(argv: Sequence[str], environ: Mapping[str, str],
                            f"{jobs} is not between 1 and {MAX_REBASE_JOBS}")
     image_list = flags.positionals[0]
     return RebaseManyInputs(
-        shared=SharedInputs(platform_api, target, log, run_image=_run_image(flags)),
+        shared=SharedInputs(platform_api, target, log, run_image=_run_image(flags),
+                            warnings=warnings),
         image_list=image_list if image_list == "-" else str(_absolute(image_list, cwd)),
         force=flags.boolean("force"),
         jobs=jobs,
@@ -422,7 +424,7 @@ def _resolve_shared(flags: ParsedFlags, platform_api: PlatformAPI, cwd: Path) ->
         raise invalid_args("parse arguments",
                            f"exporting to multiple registries is unsupported: {on}")
     run_image = _run_image(flags)
-    warnings = tuple(
+    warnings = _ignored_layout_dir(flags) + tuple(
         f"unconsumed flag-like positional arg: {name} (flags must come before the first image "
         "argument; it is treated as an image name)"
         for name in names if name.startswith("-"))
@@ -472,6 +474,16 @@ def _target(flags: ParsedFlags, cwd: Path) -> Target:
             raise invalid_args("parse arguments", "-layout-dir is required when -layout is set")
     return Target(daemon=daemon, layout_dir=layout_dir,
                   insecure_registries=frozenset(flags.strings("insecure-registry")))
+
+
+def _ignored_layout_dir(flags: ParsedFlags) -> tuple[str, ...]:
+    """A layout directory without ``-layout`` would be silently ignored, and the images read
+    from and written to somewhere else: say so."""
+    if flags.boolean("layout") or not flags.string("layout-dir"):
+        return ()
+    where = "the Docker daemon" if flags.boolean("daemon") else "the registry"
+    return (f"Ignoring {flags.origin('layout-dir')}: it is used only with -layout; images "
+            f"are read from and written to {where}",)
 
 
 def _check_alias_conflict(flags: ParsedFlags, name: str, message: str) -> None:
@@ -551,6 +563,7 @@ class InspectInputs:
     json: bool
     target: Target
     log: LogSettings
+    warnings: tuple[str, ...] = ()
 
 
 def _tool_flags(*names: str) -> tuple[Flag, ...]:
@@ -597,7 +610,8 @@ def resolve_inspect_inputs(argv: Sequence[str], environ: Mapping[str, str],
         registry = _reference(f"{flags.string('registry')}/any/repository",
                               "-registry").registry
     return InspectInputs(image=image, image_name=name, registry=registry,
-                         json=flags.boolean("json"), target=target, log=log)
+                         json=flags.boolean("json"), target=target, log=log,
+                         warnings=_ignored_layout_dir(flags))
 
 
 # -- layout-add ------------------------------------------------------------------------------

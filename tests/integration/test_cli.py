@@ -139,3 +139,23 @@ def test_unreachable_daemon_and_registry_are_named_in_words(build: SampleBuild,
     for result in (exported, rebased, refused, no_run_image):
         assert "Error" not in result.output and "(" not in result.stderr.splitlines()[-1]
     assert not (tmp_path / "report.toml").exists()
+
+
+def test_warnings_that_explain_rather_than_precede_an_error(build: SampleBuild,
+                                                            tmp_path: Path) -> None:
+    report = ["-report", str(tmp_path / "report.toml")]
+    stack = write_stack(tmp_path / "stack.toml", "127.0.0.1:9/run:v1", [])
+    for phase, args in (("exporter", export_args(build, stack, *report)), ("rebaser", report),
+                        ("inspect", [])):
+        ignored = run_phase(phase, "-layout-dir", str(tmp_path / "oci"), *args,
+                            "127.0.0.1:9/app:v1")
+        assert ignored.stderr.startswith(
+            "Warning: Ignoring -layout-dir: it is used only with -layout; images are read from "
+            "and written to the registry\n"), ignored.stderr
+        assert "connection refused" in ignored.stderr
+        assert "Will not cache data" not in ignored.stderr   # no readable run image: exit 3
+    (tmp_path / "list.txt").write_text("127.0.0.1:9/app:v1\n")
+    many = run_phase("rebasemany", str(tmp_path / "list.txt"),
+                     env={"CNB_LAYOUT_DIR": str(tmp_path / "oci")})
+    assert many.stderr.startswith("Warning: Ignoring CNB_LAYOUT_DIR: it is used only with "
+                                  "-layout"), many.stderr
