@@ -154,7 +154,8 @@ def render_text(document: Mapping[str, Any]) -> str:
 
 
 def _process_line(process: Mapping[str, Any]) -> str:
-    command = [*process.get("command", []), *process.get("args", [])]
+    command = process.get("command", [])   # one string before platform API 0.10
+    command = [*([command] if isinstance(command, str) else command), *process.get("args", [])]
     text = f"  {process.get('type', '?')}"
     if process.get("default"):
         text += " (default)"

@@ -82,6 +82,7 @@ def test_registry_app_shows_recorded_run_image_and_each_registrys_choice(
     assert f"  recorded:  {canonical}" in text.stdout
     assert f"    {mirror} (on {registries.two.host}): readable" in text.stdout
     assert "Rebasable: yes" in text.stdout and "Platform: linux/amd64" in text.stdout
+    assert "  web: hello  [via shell]\n  shell: /bin/sh\n" in text.stdout
     assert writes(registries) == writes_before
 
 
@@ -112,7 +113,8 @@ def test_layout_app(build: SampleBuild, tmp_path: Path, unique: str) -> None:
     app = f"registry.example.com/{unique}/app:v1"
     exported = run_phase("exporter", *export_args(build, stack, "-layout", "-layout-dir",
                                                   str(layout_root), "-report",
-                                                  str(tmp_path / "report.toml"), app))
+                                                  str(tmp_path / "report.toml"), app),
+                         env={"CNB_PLATFORM_API": "0.11"})  # commands are arrays from 0.10
     assert exported.code == 0, exported.output
     before = sorted(str(path) for path in layout_root.rglob("*"))
 
@@ -123,6 +125,9 @@ def test_layout_app(build: SampleBuild, tmp_path: Path, unique: str) -> None:
     assert selection["candidates"][0]["why"].startswith("not present in the layout")
     assert document["runImage"]["image"] == canonical
     assert document["runImage"]["reference"].startswith(f"mirror.example.com/{unique}/run@sha256:")
+    assert document["processes"][0]["command"] == ["hello"]
+    text = run_phase("inspect", "-layout", "-layout-dir", str(layout_root), app)
+    assert "  web: hello  [via shell]\n  shell: /bin/sh\n" in text.stdout
     assert sorted(str(path) for path in layout_root.rglob("*")) == before
 
 
