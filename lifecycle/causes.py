@@ -11,6 +11,7 @@ happened and names that in a few words (``connection refused``, ``no such file``
 from __future__ import annotations
 
 import errno
+import re
 import socket
 import ssl
 from collections.abc import Iterator
@@ -32,7 +33,6 @@ _ERRNO_WORDS = {
 # Markers of what happened in messages of library errors that carry no errno.
 _MESSAGE_WORDS = (
     ("timed out", "timed out"),
-    ("Read timed out", "timed out"),
     ("RemoteDisconnected", "connection closed without an answer"),
     ("Connection aborted", "connection closed by the other end"),
     ("Connection broken", "connection broken mid-answer"),
@@ -86,11 +86,11 @@ def describe(err: BaseException) -> str:
 
 
 def _plain(err: BaseException) -> str:
-    """The message of an error we know nothing more about; its type only when it says
-    nothing at all, spelled as words (``KeyError`` → ``key error``)."""
+    """The message of an error we know nothing more about. When the message is empty or only
+    a repr (a ``KeyError``'s ``'x'``), what kind of error it was is said in words first
+    (``KeyError`` → ``key error``)."""
     text = " ".join(str(err).split())
-    if text and not text.startswith(("(", "<", "[")):
+    if text and not text.startswith(("(", "<", "[", "'", '"')):
         return text
-    name = type(err).__name__
-    words = "".join(f" {c.lower()}" if c.isupper() else c for c in name).strip()
-    return f"unexpected {words}" + (f" {text}" if text else "")
+    words = re.sub(r"(?<!^)(?=[A-Z])", " ", type(err).__name__).lower()
+    return f"unexpected {words}" + (f": {text}" if text else "")
