@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from lifecycle.samplebuild import SampleBuild, write_sample_build
+from tests.harness.dockerd import Dockerd
 from tests.harness.images import make_run_image_layout, publish_run_image
 from tests.harness.registry import Registries
 from tests.integration.conftest import CLEAN_ENV, export_args, write_stack
@@ -38,7 +39,8 @@ def big_build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SampleBuild]
     yield build
 
 
-def interrupt(args: list[str], tmp_path: Path, when: str, signum: int) -> tuple[int, str]:
+def interrupt(args: list[str], tmp_path: Path, when: str, signum: int,
+              env: dict[str, str] | None = None) -> tuple[int, str]:
     """Start the exporter, send ``signum`` once a line containing ``when`` is printed;
     returns the exit code and the whole output."""
     temp = tmp_path / "tmp"
@@ -46,7 +48,7 @@ def interrupt(args: list[str], tmp_path: Path, when: str, signum: int) -> tuple[
     command = Path(sys.executable).with_name("exporter")
     process = subprocess.Popen([str(command), *args], stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True,
-                               env={**CLEAN_ENV, "TMPDIR": str(temp)})
+                               env={**CLEAN_ENV, "TMPDIR": str(temp), **(env or {})})
     assert process.stdout is not None
     seen = []
     for line in process.stdout:
@@ -116,3 +118,24 @@ def test_registry_export(registries: Registries, big_build: SampleBuild, tmp_pat
     tagged = subprocess.run(["skopeo", "inspect", "--tls-verify=false", f"docker://{app}"],
                             capture_output=True, text=True, timeout=60)
     assert tagged.returncode != 0 and "manifest unknown" in tagged.stderr
+
+
+@pytest.mark.daemon
+@pytest.mark.parametrize("engine", ["dockerd", "containerd_dockerd"])
+def test_daemon_export(request: pytest.FixtureRequest, engine: str, big_build: SampleBuild,
+                       tmp_path: Path, unique: str) -> None:
+    daemon: Dockerd = request.getfixturevalue(engine)
+    run_image = f"localhost:5001/{unique}/run:v1"
+    daemon.load_layout(make_run_image_layout(tmp_path / "v1", "v1"), run_image)
+    stack = write_stack(tmp_path / "stack.toml", run_image, [])
+    report = tmp_path / "report.toml"
+    report.write_bytes(REPORT_BEFORE)
+    app = f"localhost:5001/{unique}/app:v1"
+    code, output = interrupt(["-daemon", *export_args(big_build, stack, "-report", str(report),
+                                                      app)],
+                             tmp_path, SAVING, signal.SIGINT, env={"DOCKER_HOST": daemon.host})
+    assert code == 130, output
+    assert report.read_bytes() == REPORT_BEFORE
+    tags = [tag for image in daemon.client.images.list() for tag in image.tags]
+    assert app not in tags
+    assert not [tag for tag in tags if tag.startswith("cnb-lifecycle-load/")]
