@@ -72,7 +72,8 @@ def describe(err: BaseException) -> str:
         if isinstance(current, TimeoutError | socket.timeout):
             return "timed out"
         if isinstance(current, OSError) and current.errno in _ERRNO_WORDS:
-            return _ERRNO_WORDS[current.errno]
+            words = _ERRNO_WORDS[current.errno]
+            return f"{words}: {current.filename}" if current.filename else words
     text = " ".join(str(e) for e in errors)
     for marker, words in _MESSAGE_WORDS:
         if marker in text:

@@ -509,7 +509,7 @@ class DaemonStore(ImageStore):
                     yield cast(BinaryIO, spool), size
         except OSError as err:
             raise BackendError(f"cannot read layer {layer.diff_id} from "
-                               f"{source.describe()}: {err}") from None
+                               f"{source.describe()}: {describe(err)}") from None
 
 
 def _blob_path(digest: str) -> str:

@@ -23,6 +23,7 @@ from typing import BinaryIO
 
 from lifecycle.backends.base import Access, BackendError, ImageNotFound, ImageStore
 from lifecycle.backends.oci import image_from_manifest, resolve_manifest, verify
+from lifecycle.causes import describe
 from lifecycle.image.model import (
     OCI_INDEX,
     Image,
@@ -149,7 +150,8 @@ class LayoutStore(ImageStore):
             for directory in new:
                 shutil.rmtree(directory, ignore_errors=True)
             if isinstance(err, OSError):
-                raise BackendError(f"cannot write blobs to the layout: {err}") from None
+                raise BackendError(f"cannot write blobs to the layout: {describe(err)}"
+                                   ) from None
             raise
         saved, failed = [], {}
         for directory, ref in directories.items():

@@ -554,7 +554,7 @@ class RegistryStore(ImageStore):
             # file that cannot be read will not do better the next time.
             failure = BackendError if isinstance(source, RegistryBlobs) else _LocalSourceFailed
             raise failure(f"cannot read blob {digest} from {source.describe()} for "
-                          f"{repo}: {err}") from None
+                          f"{repo}: {describe(err)}") from None
 
     def _upload_chunks(self, repo: Repository, scope: str, location: str, digest: str,
                        stream: _SizedStream) -> requests.Response:
