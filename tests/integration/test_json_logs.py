@@ -48,9 +48,12 @@ def test_export_and_rebase_on_a_registry(registries: Registries, build: SampleBu
     assert exported.code == 0 == console.code, exported.output
     logged = events(exported)
     # Same build, same run image: the same image, so the same lines but for the app's name.
-    assert [event["message"].replace(app, console_app) for event in logged] == \
-        [line.removeprefix("Warning: ")
-         for line in (console.stderr + console.stdout).splitlines()]
+    def messages(*levels: str) -> list[str]:
+        return [event["message"].replace(app, console_app) for event in logged
+                if event["level"] in levels]
+
+    assert messages("info", "debug") == console.stdout.splitlines()
+    assert ["Warning: " + line for line in messages("warning")] == console.stderr.splitlines()
 
     selected, = named(logged, "run-image.selected")
     assert selected["run_image"] == mirror and selected["reason"].startswith("first readable")
