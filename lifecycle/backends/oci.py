@@ -6,6 +6,7 @@ manifest lists); only how a blob is fetched differs, so this module takes a fetc
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -116,5 +117,6 @@ _SHA256 = re.compile(r"sha256:[0-9a-f]{64}")
 def _digest(value: object, what: str) -> str:
     """A ``sha256:<64 hex>`` digest; anything else is refused before it is used as a name."""
     if not isinstance(value, str) or not _SHA256.fullmatch(value):
-        raise BackendError(f"{what}: {value!r} is not a sha256 digest")
+        shown = json.dumps(value)[:80]   # as the document spells it, never a Python repr
+        raise BackendError(f"{what}: {shown} is not a sha256 digest")
     return value
