@@ -55,7 +55,10 @@ def chain(err: BaseException) -> Iterator[BaseException]:
             continue
         seen.add(id(current))
         yield current
-        inner = [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        # An implicit context is followed unless the raiser cut it off (``from None``): that
+        # error was being handled when this one happened, and may have nothing to say.
+        context = None if current.__suppress_context__ else current.__context__
+        inner = [current.__cause__, context, getattr(current, "reason", None)]
         inner += [arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException)]
         pending += [e for e in inner if isinstance(e, BaseException)]
 
