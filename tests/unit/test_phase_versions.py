@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from lifecycle import cli, exporter, rebaser
+from lifecycle import exporter, rebaser
 from lifecycle.image import mutate
 from lifecycle.image.model import Image
 from lifecycle.platform.files import BUILD_LABEL, LIFECYCLE_LABEL
@@ -24,16 +24,6 @@ from tests.unit.test_phases import publish, run_image
 
 APP = "reg.io/apps/web:latest"
 RUN = "reg.io/run:v1"
-
-
-@pytest.fixture
-def store(monkeypatch: pytest.MonkeyPatch) -> MemoryStore:
-    memory = MemoryStore()
-    monkeypatch.setattr(cli, "open_store", lambda target, connections: memory)
-    for key in ("CNB_RUN_IMAGE", "CNB_STACK_PATH", "CNB_MIRRORS_PATH", "CNB_PLATFORM_API",
-                "SOURCE_DATE_EPOCH", "CNB_LAYERS_DIR", "CNB_RUN_PATH", "CNB_EXEC_ENV"):
-        monkeypatch.delenv(key, raising=False)
-    return memory
 
 
 @pytest.fixture
