@@ -20,9 +20,9 @@ import pytest
 
 from lifecycle.samplebuild import SampleBuild, write_sample_build
 from tests.harness.dockerd import Dockerd
-from tests.harness.images import make_run_image_layout, publish_run_image
+from tests.harness.images import make_run_image_layout, publish_run_image, skopeo_inspect
 from tests.harness.registry import Registries
-from tests.integration.conftest import CLEAN_ENV, export_args, write_stack
+from tests.integration.conftest import CLEAN_ENV, export_args, run_phase, write_stack
 
 BIG_FILE_BYTES = 256 << 20
 REPORT_BEFORE = b"# the report of an earlier export\n"
@@ -64,6 +64,7 @@ def interrupt(args: list[str], tmp_path: Path, when: str, signum: int,
     # benchmark, on a shared machine.
     assert time.monotonic() - signalled < 15
     assert list(temp.iterdir()) == [], "temp files left behind"
+    assert "*** Images" not in "".join(seen), "the signal came after the write"
     return code, "".join(seen)
 
 
@@ -104,20 +105,37 @@ def test_registry_export(registries: Registries, big_build: SampleBuild, tmp_pat
     publish_run_image(tmp_path, [run_image], "v1")
     stack = write_stack(tmp_path / "stack.toml", run_image, [])
     report = tmp_path / "report.toml"
-    report.write_bytes(REPORT_BEFORE)
     app = f"{registries.one.host}/{unique}/app:v1"
-    code, output = interrupt(export_args(big_build, stack, "-report", str(report), app),
-                             tmp_path, when, signum)
+    args = export_args(big_build, stack, "-report", str(report), app)
+    tagged_before = None
+    if when == SAVING:
+        # A layer new to the registry is uploaded while it is built, before "Saving"; one that
+        # changed since the previous image is uploaded by the write itself. So: an image
+        # first, then the big file changed, so that the signal comes mid-upload.
+        first = run_phase("exporter", *args)
+        assert first.code == 0, first.output
+        tagged_before = skopeo_inspect(app)["Digest"]
+        with (big_build.app_dir / "big.bin").open("r+b") as big:
+            big.write(os.urandom(1 << 20))
+    report.write_bytes(REPORT_BEFORE)
+    puts_before = manifest_puts(registries, unique)
+    code, output = interrupt(args, tmp_path, when, signum)
     assert code == EXPECTED[signum][0], output
     assert output.splitlines()[-1] == f"{EXPECTED[signum][1]}: stopped and cleaned up"
     assert "Traceback" not in output
     assert report.read_bytes() == REPORT_BEFORE
-    manifests = [uri for method, uri in registries.one.requests_seen()
-                 if method == "PUT" and f"/{unique}/app/manifests/" in uri]
-    assert manifests == []
-    tagged = subprocess.run(["skopeo", "inspect", "--tls-verify=false", f"docker://{app}"],
-                            capture_output=True, text=True, timeout=60)
-    assert tagged.returncode != 0 and "manifest unknown" in tagged.stderr
+    assert manifest_puts(registries, unique) == puts_before
+    if tagged_before is None:
+        tagged = subprocess.run(["skopeo", "inspect", "--tls-verify=false", f"docker://{app}"],
+                                capture_output=True, text=True, timeout=60)
+        assert tagged.returncode != 0 and "manifest unknown" in tagged.stderr
+    else:
+        assert skopeo_inspect(app)["Digest"] == tagged_before
+
+
+def manifest_puts(registries: Registries, unique: str) -> list[str]:
+    return [uri for method, uri in registries.one.requests_seen()
+            if method == "PUT" and f"/{unique}/app/manifests/" in uri]
 
 
 @pytest.mark.daemon
