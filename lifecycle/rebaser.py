@@ -245,7 +245,8 @@ def recorded_run_image(recorded: files.RunImageMetadata, run_name: str, request:
     if request.features.rebase_name_check:
         if any(same_repository(run_name, name) for name in recorded.candidates):
             logger.info(f"New run image '{run_name}' is another tag or digest of the recorded "
-                        f"run image {listed}; recording '{run_name}' as the run image")
+                        f"run image {listed}; recording '{run_name}' as the run image",
+                        kind="run-image.recorded", run_image=run_name)
             return files.RunImageMetadata(run_name)
         overrides.refuse(f"new run image '{run_name}' is in none of the repositories of the "
                          f"recorded run image and mirrors {listed}")
