@@ -7,6 +7,11 @@ the label afterwards records ``x`` as the run image (lifecycle#1098).
 
 Only manifests and configs are read; layers stay where they are (the backend mounts or
 already has them), so a rebase costs the same for a 1 MiB and a 1 GiB app.
+
+An app index is rebased child by child, each onto the new run image's image for its platform
+with every check of a single rebase (:mod:`lifecycle.multiplatform`); the children are
+written first and the new index last, so a platform the new run image lacks, or any other
+failure, leaves the tag as it was.
 """
 
 from __future__ import annotations
@@ -15,22 +20,25 @@ import sys
 from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import dataclass
+from typing import Any
 
 from structlog.typing import FilteringBoundLogger
 
-from lifecycle import progress
+from lifecycle import multiplatform, progress
 from lifecycle.backends import open_store
 from lifecycle.backends.base import BackendError, ImageStore
 from lifecycle.cli import run_phase
 from lifecycle.image import mutate
+from lifecycle.image.index import IndexProblem, Platform, StoredIndex
 from lifecycle.image.model import Image, SaveResult, StoredImage
+from lifecycle.image.platforms import DEFAULT_PLATFORM
 from lifecycle.log import get_logger
 from lifecycle.platform import files
 from lifecycle.platform.exits import ExitCode, LifecycleError
 from lifecycle.platform.inputs import RebaserInputs, resolve_rebaser_inputs
 from lifecycle.reference import Reference, ReferenceError, parse_reference
 from lifecycle.runimage import select_run_image
-from lifecycle.saving import report_and_check, save_image
+from lifecycle.saving import report_and_check, save_image, save_with
 
 SYNCED_LABEL_PREFIXES = ("io.buildpacks.stack.", "io.buildpacks.base.")
 
@@ -53,7 +61,7 @@ def rebase(inputs: RebaserInputs) -> None:
             app=inputs.previous_image or inputs.images[0], images=inputs.images,
             names=inputs.image_names, run_image=inputs.run_image, force=inputs.force), logger)
     report_and_check(inputs.report_path, rebased.result, inputs.images, inputs.image_names,
-                     rebased.run_image, "rebase", ExitCode.REBASE_FAILED)
+                     rebased.run_image, "rebase", ExitCode.REBASE_FAILED, rebased.index)
 
 
 @dataclass(frozen=True)
@@ -71,34 +79,64 @@ class RebaseRequest:
 class Rebased:
     result: SaveResult
     run_image: dict[str, str]   # image, reference, reason: report.toml's [run-image]
+    index: dict[str, Any] | None = None   # for an app index: report.toml's per-platform part
 
 
 def rebase_image(store: ImageStore, request: RebaseRequest, logger: FilteringBoundLogger
                  ) -> Rebased:
-    """Read, check, rebase and save one app image; raises LifecycleError (exit 72)."""
-    app = read_app_image(store, request.app)
+    """Read, check, rebase and save one app image, or every child of an app index (written
+    before the new index); raises LifecycleError (exit 72)."""
+    try:
+        app = store.read_index(request.app)
+    except BackendError as err:
+        raise fail(f"access image to rebase '{request.app}'", err) from None
+    if isinstance(app, StoredIndex):
+        return rebase_app_index(store, app, request, logger)
+    wanted = Platform.of_image(app.image)
+    image, run_image = rebase_onto(store, app, request,
+                                   wanted if wanted.architecture else DEFAULT_PLATFORM, logger)
+    result = save_image(store, image, request.images, request.names, "rebase",
+                        ExitCode.REBASE_FAILED, logger)
+    return Rebased(result, run_image)
+
+
+def rebase_app_index(store: ImageStore, app: StoredIndex, request: RebaseRequest,
+                     logger: FilteringBoundLogger) -> Rebased:
+    def rebase_child(shared: ImageStore, child: StoredImage, platform: Platform,
+                     child_logger: FilteringBoundLogger) -> tuple[Image, dict[str, str]]:
+        return rebase_onto(shared, child, request, platform, child_logger)
+
+    try:
+        planned, images, run_image = multiplatform.plan_rebase(
+            store, request.app, app, request.names[0], request.run_image, rebase_child, logger)
+    except IndexProblem as err:
+        raise fail(f"rebase '{request.app}'", err) from None
+    result = save_with(lambda: store.write_index(planned.index, images, request.images),
+                       request.images, request.names, "rebase", ExitCode.REBASE_FAILED, logger)
+    planned.log(logger, request.names, result.digest)
+    return Rebased(result, run_image, planned.to_report(result))
+
+
+def rebase_onto(store: ImageStore, app: StoredImage, request: RebaseRequest,
+                platform: Platform, logger: FilteringBoundLogger
+                ) -> tuple[Image, dict[str, str]]:
+    """``app`` (an image, or one child of an index) checked and rebased onto the new run
+    image's image for ``platform``; nothing is written."""
     label = app_label(app, request.app)
     run_name, reason = choose_run_image(request, store, label, logger)
     try:
-        new_base = store.read(parse_reference(run_name))
+        new_base = multiplatform.read_for_platform(store, parse_reference(run_name), platform,
+                                                   check_single=False)
     except ReferenceError as err:
         raise fail(f"parse run image '{run_name}'", err) from None
+    except IndexProblem as err:
+        raise fail("rebase", err) from None
     except BackendError as err:
         raise fail(f"access run image '{run_name}'", err) from None
 
     check_compatible(app.image, new_base.image, request.force, logger)
     image = rebased_image(app.image, label, new_base, run_name, logger)
-    result = save_image(store, image, request.images, request.names, "rebase",
-                        ExitCode.REBASE_FAILED, logger)
-    return Rebased(result, {"image": run_name, "reference": new_base.reference,
-                            "reason": reason})
-
-
-def read_app_image(store: ImageStore, ref: Reference) -> StoredImage:
-    try:
-        return store.read(ref)
-    except BackendError as err:
-        raise fail(f"access image to rebase '{ref}'", err) from None
+    return image, {"image": run_name, "reference": new_base.reference, "reason": reason}
 
 
 def app_label(app: StoredImage, ref: Reference) -> files.LifecycleLabel:
@@ -186,6 +224,7 @@ def rebased_image(app: Image, label: files.LifecycleLabel, new_base: StoredImage
               if k.startswith(SYNCED_LABEL_PREFIXES)}
     synced[files.LIFECYCLE_LABEL] = files.labels_json(document)
     image = mutate.set_labels(image, synced, remove_prefixes=SYNCED_LABEL_PREFIXES)
+    image = mutate.set_base_annotations(image, run_name, new_base.digest)
     return mutate.set_created(image, mutate.NORMALIZED_TIME)
 
 

@@ -90,6 +90,8 @@ class Image:
     config: Mapping[str, Any]
     layers: tuple[Layer, ...]
     manifest_media_type: str = OCI_MANIFEST
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    """The manifest's ``annotations`` (the OCI base-image annotations, for one)."""
 
     # -- derived documents -------------------------------------------------------------
     def config_bytes(self) -> bytes:
@@ -109,6 +111,7 @@ class Image:
                 "digest": sha256_digest(config_bytes),
             },
             "layers": [layer.descriptor(self.manifest_media_type) for layer in self.layers],
+            **({"annotations": dict(self.annotations)} if self.annotations else {}),
         }
 
     def manifest_bytes(self) -> bytes:
@@ -146,6 +149,10 @@ class Image:
     def architecture(self) -> str:
         return str(self.config.get("architecture", ""))
 
+    @property
+    def variant(self) -> str:
+        return str(self.config.get("variant", ""))
+
     def layer_by_diff_id(self, diff_id: str) -> Layer | None:
         return next((layer for layer in self.layers if layer.diff_id == diff_id), None)
 
@@ -162,6 +169,7 @@ class StoredImage:
     reference: str        # digest reference (registry/layout) or image ID (daemon)
     digest: str = ""      # manifest digest; "" where the backend has none (daemon)
     image_id: str = ""    # config digest, the daemon's identity
+    manifest_size: int = 0  # size of the stored manifest (an index descriptor needs it)
 
 
 @dataclass(frozen=True)

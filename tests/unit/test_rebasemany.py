@@ -12,7 +12,8 @@ import pytest
 
 from lifecycle.backends.base import Access, BackendError
 from lifecycle.image.model import Image, SaveResult, StoredImage
-from lifecycle.rebasemany import Outcome, SharedReads
+from lifecycle.backends.shared import SharedReads
+from lifecycle.rebasemany import Outcome
 from lifecycle.reference import Reference, parse_reference
 
 
