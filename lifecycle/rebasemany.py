@@ -44,10 +44,12 @@ class Outcome:
     digest: str = ""
     run_image: str = ""
     error: str = ""
+    platforms: tuple[dict[str, str], ...] = ()   # an app index: per platform, old and new
 
     def to_report(self) -> dict[str, Any]:
         entry = {"name": self.name, "status": "failed" if self.error else "rebased",
-                 "digest": self.digest, "run-image": self.run_image, "error": self.error}
+                 "digest": self.digest, "run-image": self.run_image, "error": self.error,
+                 "platforms": list(self.platforms)}
         return {key: value for key, value in entry.items() if value}
 
 
@@ -72,7 +74,8 @@ def rebase_one(store: ImageStore, name: str, inputs: RebaseManyInputs) -> Outcom
     if cause:
         return Outcome(name, error=f"failed to write image: {cause}")
     return Outcome(name, rebased.result.digest or rebased.result.image_id,
-                   rebased.run_image["image"])
+                   rebased.run_image["image"],
+                   platforms=tuple((rebased.index or {}).get("platforms", ())))
 
 
 def rebase_many(inputs: RebaseManyInputs) -> None:
@@ -95,9 +98,11 @@ def rebase_many(inputs: RebaseManyInputs) -> None:
                 logger.error(f"{outcome.name}: {outcome.error}", image=outcome.name,
                              status="failed")
             else:
+                platforms = f", {len(outcome.platforms)} platforms" if outcome.platforms else ""
                 logger.info(f"{outcome.name}: rebased onto '{outcome.run_image}' "
-                            f"({outcome.digest})", image=outcome.name, status="rebased",
-                            digest=outcome.digest, run_image=outcome.run_image)
+                            f"({outcome.digest}{platforms})", image=outcome.name,
+                            status="rebased", digest=outcome.digest,
+                            run_image=outcome.run_image, platforms=list(outcome.platforms))
     seconds = time.perf_counter() - started
     failed = sum(1 for outcome in outcomes if outcome.error)
     logger.info(f"Rebased {len(outcomes) - failed} of {len(outcomes)} image(s) in "
