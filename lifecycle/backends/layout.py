@@ -30,7 +30,7 @@ from lifecycle.backends.oci import (
     stored_document,
     verify,
 )
-from lifecycle.image.index import ImageIndex, IndexChild, StoredIndex
+from lifecycle.image.index import ImageIndex, IndexChild, IndexProblem, StoredIndex
 from lifecycle.image.model import (
     OCI_INDEX,
     Image,
@@ -129,15 +129,19 @@ class LayoutStore(ImageStore):
         except OSError as err:
             raise BackendError(f"cannot read {index_path}: {err.strerror}") from None
         what = self._what(ref)
-        root = parse_index(parse_json(index_data, f"{index_path}"), OCI_INDEX, f"{index_path}")
+        try:  # the layout's own index: its one entry may well be an image index
+            root = ImageIndex.parse(parse_json(index_data, str(index_path)), OCI_INDEX,
+                                    str(index_path))
+        except IndexProblem as err:
+            raise BackendError(str(err)) from None
         tagged = [child for child in root.children
                   if child.annotations.get(REF_NAME_ANNOTATION) == ref.identifier]
         named = tagged or list(root.children)
         if not named:
             raise BackendError(f"{index_path} does not reference a manifest")
         if len(named) > 1:
-            return StoredIndex(root.with_children(tuple(named)),
-                               f"{ref.context}@{sha256_digest(index_data)}",
+            listed = parse_index(root.with_children(tuple(named)).manifest(), OCI_INDEX, what)
+            return StoredIndex(listed, f"{ref.context}@{sha256_digest(index_data)}",
                                sha256_digest(index_data), len(index_data))
         return self._stored(ref, named[0], what)
 
