@@ -23,7 +23,7 @@ from lifecycle.image.model import (
     StoredImage,
     sha256_digest,
 )
-from lifecycle.platform.files import loads_json
+from lifecycle.jsonio import loads_json
 
 FetchDocument = Callable[[str, str], bytes]
 """(digest, what) -> bytes of a config blob, verified against the digest."""
