@@ -26,10 +26,36 @@ from lifecycle.backends.shared import SharedReads
 from lifecycle.image import platforms
 from lifecycle.image.index import ImageIndex, IndexChild, IndexProblem, Platform, StoredIndex
 from lifecycle.image.model import Image, SaveResult, StoredImage
+from lifecycle.log import get_logger
+from lifecycle.platform import files
+from lifecycle.platform.api import Features
+from lifecycle.platform.exits import ExitCode
 from lifecycle.reference import Reference
+from lifecycle.saving import save_with
 
 CHILD_WORKERS = 8
 """Children of one app index rebased at the same time."""
+
+
+@dataclass(frozen=True)
+class TargetPlatform:
+    """The platform the exporter builds for, and why."""
+
+    platform: Platform
+    reason: str
+    asked: bool   # named by the platform (a single-image run image must then be for it)
+
+
+def export_platform(flag: Platform | None, analyzed: files.Analyzed | None,
+                    features: Features) -> TargetPlatform:
+    """``-platform``, else analyzed.toml's run-image target (0.12 on), else linux/amd64."""
+    if flag is not None:
+        return TargetPlatform(flag, "given with -platform", True)
+    target = analyzed.run_image.target if analyzed and analyzed.run_image else None
+    if features.analyzed_run_image_target and target is not None and target.os and target.arch:
+        return TargetPlatform(Platform(target.os, target.arch, target.variant),
+                              "the run image's target in analyzed.toml", True)
+    return TargetPlatform(platforms.DEFAULT_PLATFORM, "the default", False)
 
 
 def read_for_platform(store: ImageStore, ref: Reference, wanted: Platform,
@@ -117,7 +143,8 @@ def plan_export(store: ImageStore, image: Image, ref: Reference, base: str) -> I
 
 
 def export_into_indexes(store: ImageStore, image: Image, refs: Sequence[Reference],
-                        base: str) -> tuple[SaveResult, list[dict[str, Any]]]:
+                        base: str, logger: FilteringBoundLogger
+                        ) -> tuple[SaveResult, list[dict[str, Any]]]:
     """Write ``image`` by digest and point each name at its index with it; every index is
     read before anything is written. Returns the image's result (its digest; a name whose
     index could not be written is failed) and report.toml's ``indexes`` entries."""
@@ -138,10 +165,26 @@ def export_into_indexes(store: ImageStore, image: Image, refs: Sequence[Referenc
             failed.update(result.failed)
             continue
         saved.append(str(ref))
+        plan.log(logger, [str(ref)], result.digest)
         entries.append({"tag": str(ref), **plan.to_report(result)})
     manifest = image.manifest_bytes()
     return SaveResult(digest=image.digest(), manifest_size=len(manifest), saved=tuple(saved),
                       failed=failed), entries
+
+
+def save_into_indexes(store: ImageStore, image: Image, refs: Sequence[Reference],
+                      names: Sequence[str], base: str) -> tuple[SaveResult, dict[str, Any]]:
+    """:func:`export_into_indexes` with the exporter's output; the result and what
+    report.toml's ``[image]`` adds (the platform, and each tag's index)."""
+    entries: list[dict[str, Any]] = []
+
+    def write() -> SaveResult:
+        result, written = export_into_indexes(store, image, refs, base, get_logger())
+        entries.extend(written)
+        return result
+
+    result = save_with(write, refs, names, "export", ExitCode.EXPORT_FAILED)
+    return result, {"platform": str(Platform.of_image(image)), "indexes": entries}
 
 
 # -- rebase: every child onto the new run image's child of its platform --------------------
