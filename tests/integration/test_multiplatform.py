@@ -404,8 +404,8 @@ def test_unusable_run_image_indexes_are_refused_naming_the_image(
     result = run_phase("exporter", *export_args(build, stack, "-layout", "-layout-dir",
                                                 str(layout), LAYOUT_APP))
     assert result.code in (3, 62), result.output
-    (line,) = result.stderr.splitlines()
-    assert line.startswith("ERROR: ") and message in line and "example.com/cnb/run:v1" in line
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("ERROR: ")]
+    assert message in line and "example.com/cnb/run:v1" in line, line
     assert not (layout / "example.com/apps").exists()
 
 

@@ -1,4 +1,5 @@
-"""App indexes in the rebaser, against the in-memory store: every child onto the new run
+"""Multi-platform images in the phases, against the in-memory store: the exporter's choice of
+the run image's child and ``-index``; the rebaser's app indexes, every child onto the new run
 image's child of its platform, the index written last, a missing platform refused with the
 index untouched. The same stories run against the real registry and a layout in
 tests/integration/test_multiplatform.py."""
@@ -11,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle import rebaser
+from lifecycle import exporter, rebaser
 from lifecycle.image import mutate
 from lifecycle.image.index import ImageIndex, IndexChild
 from lifecycle.image.model import Image
 from lifecycle.platform.files import LIFECYCLE_LABEL, labels_json
 from lifecycle.reference import parse_reference
+from lifecycle.samplebuild import SampleBuild, write_sample_build
 from tests.unit.memory_store import MemoryStore
 from tests.unit.test_phases import run_image
 
@@ -28,7 +30,9 @@ RUN = "reg.io/run:v1"
 def store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> MemoryStore:
     memory = MemoryStore()
     monkeypatch.setattr(rebaser, "open_store", lambda target: memory)
-    for key in ("CNB_RUN_IMAGE", "CNB_PLATFORM_API", "SOURCE_DATE_EPOCH"):
+    monkeypatch.setattr(exporter, "open_store", lambda target: memory)
+    for key in ("CNB_RUN_IMAGE", "CNB_PLATFORM_API", "SOURCE_DATE_EPOCH", "CNB_STACK_PATH",
+                "CNB_MIRRORS_PATH"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("CNB_LAYERS_DIR", str(tmp_path))
     return memory
@@ -106,3 +110,80 @@ def test_a_single_image_is_rebased_onto_the_child_of_its_own_platform(
     rebased = store.images[parse_reference(APP).name]
     assert rebased.architecture == "arm64" and rebased.diff_ids[:1] == new[1].diff_ids
     assert rebased.annotations["org.opencontainers.image.base.digest"] == new[1].digest()
+
+
+# -- exporter ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def build(tmp_path: Path) -> SampleBuild:
+    return write_sample_build(tmp_path / "build")
+
+
+def export(build: SampleBuild, *args: str) -> int:
+    return exporter.main(["-run-image", RUN, "-layers", str(build.layers_dir),
+                          "-app", str(build.app_dir), "-group", str(build.group_path), *args,
+                          APP])
+
+
+def two_platform_run_image(store: MemoryStore, tmp_path: Path) -> list[Image]:
+    bases = [for_arch(run_image(tmp_path, "v1"), arch) for arch in ("amd64", "arm64")]
+    publish_index(store, RUN, bases)
+    return bases
+
+
+def test_export_builds_on_the_child_for_the_platform(store: MemoryStore, build: SampleBuild,
+                                                     tmp_path: Path) -> None:
+    bases = two_platform_run_image(store, tmp_path)
+    assert export(build, "-platform", "linux/arm64") == 0
+    image = store.images[parse_reference(APP).name]
+    assert image.architecture == "arm64" and image.diff_ids[:1] == bases[1].diff_ids
+    assert image.annotations == {"org.opencontainers.image.base.name": RUN,
+                                 "org.opencontainers.image.base.digest": bases[1].digest()}
+    assert export(build) == 0  # no platform asked: linux/amd64, as before
+    assert store.images[parse_reference(APP).name].architecture == "amd64"
+
+
+@pytest.mark.parametrize(("api", "architecture"), [("0.12", "arm64"), ("0.11", "amd64")])
+def test_analyzed_run_image_target_names_the_platform_from_0_12(
+        store: MemoryStore, build: SampleBuild, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, api: str, architecture: str) -> None:
+    two_platform_run_image(store, tmp_path)
+    (build.layers_dir / "analyzed.toml").write_text(
+        f'[run-image]\nreference = "{RUN}"\n[run-image.target]\nos = "linux"\n'
+        'arch = "arm64"\n')
+    monkeypatch.setenv("CNB_PLATFORM_API", api)
+    assert export(build) == 0
+    assert store.images[parse_reference(APP).name].architecture == architecture
+
+
+def test_a_platform_the_run_image_lacks_is_exit_3_listing_what_it_has(
+        store: MemoryStore, build: SampleBuild, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    two_platform_run_image(store, tmp_path)
+    assert export(build, "-platform", "linux/s390x") == 3
+    assert (f"image '{RUN}' has no image for platform linux/s390x (it has: linux/amd64, "
+            "linux/arm64)") in capsys.readouterr().err
+    assert parse_reference(APP).name not in store.images
+
+
+def test_two_exports_with_index_make_one_index_and_a_third_replaces_a_child(
+        store: MemoryStore, build: SampleBuild, tmp_path: Path) -> None:
+    bases = two_platform_run_image(store, tmp_path)
+    assert export(build, "-index", "-platform", "linux/amd64") == 0
+    assert export(build, "-index", "-platform", "linux/arm64") == 0
+    index = store.indexes[parse_reference(APP).name]
+    assert [str(c.platform) for c in index.children] == ["linux/amd64", "linux/arm64"]
+    arm = index.children[1].digest
+    assert store.manifests[arm].annotations[
+        "org.opencontainers.image.base.digest"] == bases[1].digest()
+    report = tomllib.loads((build.layers_dir / "report.toml").read_text())["image"]
+    assert report["digest"] == arm and report["platform"] == "linux/arm64"
+    assert report["indexes"][0]["digest"] == index.digest()
+
+    (build.app_dir / "new.txt").write_text("changed\n")
+    assert export(build, "-index", "-platform", "linux/arm64") == 0
+    again = store.indexes[parse_reference(APP).name]
+    assert again.children[0] == index.children[0] and again.children[1].digest != arm
+    change = tomllib.loads((build.layers_dir / "report.toml").read_text())["image"][
+        "indexes"][0]["platforms"][0]
+    assert change["previous-digest"] == arm
