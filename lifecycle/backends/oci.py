@@ -7,7 +7,6 @@ A name points at an image or at an index of images; an index inside an index is 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -21,6 +20,7 @@ from lifecycle.image.model import (
     Image,
     Layer,
     StoredImage,
+    is_sha256_digest,
     sha256_digest,
 )
 from lifecycle.jsonio import loads_json
@@ -131,11 +131,8 @@ def image_from_manifest(manifest: Mapping[str, Any], media_type: str, what: str,
     return Image(config, tuple(model_layers), media_type, dict(annotations))
 
 
-_SHA256 = re.compile(r"sha256:[0-9a-f]{64}")
-
-
 def _digest(value: object, what: str) -> str:
     """A ``sha256:<64 hex>`` digest; anything else is refused before it is used as a name."""
-    if not isinstance(value, str) or not _SHA256.fullmatch(value):
+    if not isinstance(value, str) or not is_sha256_digest(value):
         raise BackendError(f"{what}: {value!r} is not a sha256 digest")
     return value

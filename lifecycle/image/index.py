@@ -15,9 +15,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from lifecycle.image.model import OCI_INDEX, Image, canonical_json, sha256_digest
+from lifecycle.image.model import (
+    OCI_INDEX,
+    Image,
+    canonical_json,
+    is_sha256_digest,
+    sha256_digest,
+)
 
-_SHA256 = re.compile(r"sha256:[0-9a-f]{64}")
 _DESCRIPTOR_KEYS = ("mediaType", "digest", "size", "platform", "annotations")
 _PLATFORM_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
 
@@ -107,7 +112,7 @@ class IndexChild:
         if not isinstance(value, Mapping):
             raise IndexProblem(f"{what} is not a descriptor object")
         digest, size, media_type = value.get("digest"), value.get("size"), value.get("mediaType")
-        if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+        if not isinstance(digest, str) or not is_sha256_digest(digest):
             raise IndexProblem(f"{what} has no sha256 digest")
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise IndexProblem(f"{what} has no valid size")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -38,6 +39,14 @@ _LAYER_TYPE_FOR = {
     (OCI_MANIFEST, True): OCI_LAYER_GZIP, (OCI_MANIFEST, False): OCI_LAYER_TAR,
     (DOCKER_MANIFEST, True): DOCKER_LAYER_GZIP, (DOCKER_MANIFEST, False): DOCKER_LAYER_TAR,
 }
+
+
+_SHA256 = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def is_sha256_digest(value: object) -> bool:
+    """Whether ``value`` is ``sha256:<64 hex>``: safe to use as a name (a path, a URL)."""
+    return isinstance(value, str) and _SHA256.fullmatch(value) is not None
 
 
 def sha256_digest(data: bytes) -> str:

@@ -64,10 +64,27 @@ def children(index: dict[str, Any]) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class RunIndex:
+    run: str
+    v1: dict[str, str]    # "index" and each architecture's manifest digest
+    stack: Path
+    app: str              # where the app goes, not written yet
+
+
+@pytest.fixture
+def run_index(registries: Registries, tmp_path: Path, unique: str) -> RunIndex:
+    """Run image v1 (amd64 + arm64) on the registry and a stack naming it."""
+    run = f"{registries.one.host}/{unique}/run:v1"
+    return RunIndex(run, publish_run_index(tmp_path, [run], ARCHITECTURES, "v1"),
+                    write_stack(tmp_path / "stack.toml", run, []),
+                    f"{registries.one.host}/{unique}/app:latest")
+
+
+@dataclass(frozen=True)
 class Story:
     app: str
     run: str
-    v1: dict[str, str]    # "index" and each architecture's manifest digest
+    v1: dict[str, str]
     stack: Path
     exported: dict[str, Any]   # the app index after both exports
     exported_digest: str
@@ -81,18 +98,15 @@ def export_platform(build: SampleBuild, stack: Path, app: str, platform: str,
 
 
 @pytest.fixture
-def story(registries: Registries, build: SampleBuild, tmp_path: Path, unique: str) -> Story:
-    """Run image v1 (amd64 + arm64); the app exported once per platform into one index."""
-    run = f"{registries.one.host}/{unique}/run:v1"
-    v1 = publish_run_index(tmp_path, [run], ARCHITECTURES, "v1")
-    stack = write_stack(tmp_path / "stack.toml", run, [])
-    app = f"{registries.one.host}/{unique}/app:latest"
+def story(run_index: RunIndex, build: SampleBuild, tmp_path: Path) -> Story:
+    """The app exported once per platform into one index."""
     for architecture in ARCHITECTURES:
-        result = export_platform(build, stack, app, f"linux/{architecture}",
+        result = export_platform(build, run_index.stack, run_index.app, f"linux/{architecture}",
                                  tmp_path / f"export-{architecture}.toml")
         assert result.code == 0, result.output
-    return Story(app, run, v1, stack, skopeo_inspect(app, raw=True),
-                 skopeo_inspect(app)["Digest"], build)
+    return Story(run_index.app, run_index.run, run_index.v1, run_index.stack,
+                 skopeo_inspect(run_index.app, raw=True),
+                 skopeo_inspect(run_index.app)["Digest"], build)
 
 
 def test_two_exports_build_one_index_each_child_on_its_own_base(story: Story,
@@ -177,12 +191,9 @@ def test_a_platform_missing_from_the_new_run_image_leaves_the_tag(
     assert not (tmp_path / "rebase.toml").exists()
 
 
-def test_a_single_platform_export_from_an_index_run_image(
-        registries: Registries, build: SampleBuild, tmp_path: Path, unique: str) -> None:
-    run = f"{registries.one.host}/{unique}/run:v1"
-    digests = publish_run_index(tmp_path, [run], ARCHITECTURES, "v1")
-    stack = write_stack(tmp_path / "stack.toml", run, [])
-    app = f"{registries.one.host}/{unique}/app:latest"
+def test_a_single_platform_export_from_an_index_run_image(run_index: RunIndex,
+                                                         build: SampleBuild) -> None:
+    run, digests, stack, app = run_index.run, run_index.v1, run_index.stack, run_index.app
     result = run_phase("exporter", *export_args(build, stack, "-platform", "linux/arm64", app))
     assert result.code == 0, result.output
     manifest = skopeo_inspect(app, raw=True)
@@ -203,11 +214,8 @@ def test_a_single_platform_export_from_an_index_run_image(
 
 
 def test_a_tag_holding_a_single_image_becomes_an_index_containing_it(
-        registries: Registries, build: SampleBuild, tmp_path: Path, unique: str) -> None:
-    run = f"{registries.one.host}/{unique}/run:v1"
-    digests = publish_run_index(tmp_path, [run], ARCHITECTURES, "v1")
-    stack = write_stack(tmp_path / "stack.toml", run, [])
-    app = f"{registries.one.host}/{unique}/app:latest"
+        run_index: RunIndex, build: SampleBuild, tmp_path: Path) -> None:
+    digests, stack, app = run_index.v1, run_index.stack, run_index.app
     assert run_phase("exporter", *export_args(build, stack, app)).code == 0
     single = skopeo_inspect(app)["Digest"]
     result = export_platform(build, stack, app, "linux/arm64", tmp_path / "r.toml")
