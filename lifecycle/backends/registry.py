@@ -460,42 +460,47 @@ class RegistryStore(ImageStore):
         return _UploadStager(self.client, self._repo(refs[0]))
 
     def write(self, image: Image, refs: Sequence[Reference]) -> SaveResult:
-        self._ensure_blobs(image, refs)
+        self._ensure_blobs([image], refs, workers=1)
         return self._tag(refs, image.manifest_bytes(), image.manifest_media_type)
 
     def write_index(self, index: ImageIndex, images: Sequence[Image],
                     refs: Sequence[Reference]) -> SaveResult:
-        # Every new child is made complete (blobs, then its manifest by digest) in every
-        # target repository, the children at the same time over the one connection pool;
-        # only then is any name pointed at the index.
-        with ThreadPoolExecutor(max_workers=max(1, min(len(images), INDEX_WORKERS)),
-                                thread_name_prefix="child") as pool:
-            for written in [pool.submit(self._write_child, image, refs) for image in images]:
-                written.result()
+        # Every blob the new children have (each once, however many share it), then every
+        # child's manifest by digest, in every target repository and many at a time over
+        # the one connection pool; only then is any name pointed at the index.
+        self._ensure_blobs(images, refs, workers=INDEX_WORKERS)
+        repos = list({self._repo(ref): ref for ref in refs})
+        with ThreadPoolExecutor(max_workers=INDEX_WORKERS, thread_name_prefix="child") as pool:
+            _all_or_none([pool.submit(self._put_child, repo, image)
+                          for repo in repos for image in images])
         return self._tag(refs, index.manifest_bytes(), index.media_type)
 
-    def _write_child(self, image: Image, refs: Sequence[Reference]) -> None:
-        self._ensure_blobs(image, refs)
-        for repo in {self._repo(ref): ref for ref in refs}:
-            response = self.client.request(
-                "PUT", repo, repo.url(f"manifests/{image.digest()}"), push_scope(repo),
-                headers={"Content-Type": image.manifest_media_type},
-                data=image.manifest_bytes())
-            if response.status_code not in (200, 201):
-                raise BackendError(f"cannot write the image for platform "
-                                   f"{Platform.of_image(image)} to {repo}: "
-                                   f"{_failure('put manifest', response)}")
+    def _put_child(self, repo: Repository, image: Image) -> None:
+        response = self.client.request(
+            "PUT", repo, repo.url(f"manifests/{image.digest()}"), push_scope(repo),
+            headers={"Content-Type": image.manifest_media_type}, data=image.manifest_bytes())
+        if response.status_code not in (200, 201):
+            raise BackendError(f"cannot write the image for platform "
+                               f"{Platform.of_image(image)} to {repo}: "
+                               f"{_failure('put manifest', response)}")
 
-    def _ensure_blobs(self, image: Image, refs: Sequence[Reference]) -> None:
-        config = image.config_bytes()
-        blobs: list[tuple[str, int, BlobSource | None]] = [
-            (layer.digest, layer.size, layer.source) for layer in image.layers]
-        blobs.append((sha256_digest(config), len(config), _BytesBlob(config)))
-        placed: dict[str, Repository] = {}  # blob digest -> a target repository that has it
-        for repo in {self._repo(ref): ref for ref in refs}:
-            for digest, size, source in blobs:
-                self._ensure_blob(repo, digest, size, source, placed.get(digest))
-                placed.setdefault(digest, repo)
+    def _ensure_blobs(self, images: Sequence[Image], refs: Sequence[Reference],
+                      workers: int) -> None:
+        """Every blob of ``images`` present in every target repository: the first
+        repository gets them from their sources, the others mount them from it."""
+        blobs: dict[str, tuple[int, BlobSource | None]] = {}
+        for image in images:
+            for layer in image.layers:
+                blobs.setdefault(layer.digest, (layer.size, layer.source))
+            config = image.config_bytes()
+            blobs.setdefault(sha256_digest(config), (len(config), _BytesBlob(config)))
+        repos = list({self._repo(ref): ref for ref in refs})
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="blob") as pool:
+            for number, repo in enumerate(repos):
+                placed_in = repos[0] if number else None
+                _all_or_none([pool.submit(self._ensure_blob, repo, digest, size, source,
+                                          placed_in)
+                              for digest, (size, source) in blobs.items()])
 
     def _tag(self, refs: Sequence[Reference], manifest: bytes, media_type: str) -> SaveResult:
         """Point every name at ``manifest``, whose blobs (or children) are all present."""
@@ -611,6 +616,18 @@ class RegistryStore(ImageStore):
             offset += len(chunk)
         return self.client.request("PUT", repo, _with_digest(location, digest), scope,
                                    headers={"Content-Length": "0"})
+
+
+def _all_or_none(started: Sequence[Future[None]]) -> None:
+    """Wait for every step; the first to fail (in order) is raised, and the steps not yet
+    begun are dropped: a lasting fault must not be met once per remaining blob."""
+    try:
+        for step in started:
+            step.result()
+    except BaseException:
+        for step in started:
+            step.cancel()
+        raise
 
 
 class _LocalSourceFailed(BackendError):

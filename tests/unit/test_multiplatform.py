@@ -187,3 +187,18 @@ def test_two_exports_with_index_make_one_index_and_a_third_replaces_a_child(
     change = tomllib.loads((build.layers_dir / "report.toml").read_text())["image"][
         "indexes"][0]["platforms"][0]
     assert change["previous-digest"] == arm
+
+
+def test_json_log_carries_each_platform_and_the_index(store: MemoryStore, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    before, _ = two_platform_story(store, tmp_path)
+    assert rebaser.main(["-log-format", "json", APP]) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    after = store.indexes[parse_reference(APP).name]
+    platforms = [e for e in events if "platform" in e and "digest" in e]
+    assert [(e["platform"], e["digest"], e["previous_digest"]) for e in platforms] == [
+        (str(old.platform), now.digest, old.digest)
+        for old, now in zip(before.children, after.children, strict=True)]
+    (index,) = [e for e in events if "index_digest" in e]
+    assert index["index_digest"] == after.digest()
+    assert index["previous_index_digest"] == before.digest()
