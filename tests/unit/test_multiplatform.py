@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -202,3 +203,19 @@ def test_json_log_carries_each_platform_and_the_index(store: MemoryStore, tmp_pa
     (index,) = [e for e in events if "index_digest" in e]
     assert index["index_digest"] == after.digest()
     assert index["previous_index_digest"] == before.digest()
+
+
+def test_the_index_keeps_its_own_fields_and_each_childs_annotations(
+        store: MemoryStore, tmp_path: Path) -> None:
+    before, _ = two_platform_story(store, tmp_path)
+    annotated = ImageIndex(
+        tuple(replace(child, annotations={"org.example.child": str(n)})
+              for n, child in enumerate(before.children)),
+        before.media_type, {"annotations": {"org.opencontainers.image.title": "web"}})
+    store.indexes[parse_reference(APP).name] = annotated
+    assert rebaser.main([APP]) == 0
+    after = store.indexes[parse_reference(APP).name]
+    assert after.other == {"annotations": {"org.opencontainers.image.title": "web"}}
+    assert [c.annotations for c in after.children] == [{"org.example.child": "0"},
+                                                       {"org.example.child": "1"}]
+    assert [c.digest for c in after.children] != [c.digest for c in before.children]
