@@ -16,6 +16,7 @@ from lifecycle.backends.base import BackendError, ImageStore
 from lifecycle.image.model import Image, SaveResult
 from lifecycle.log import get_logger
 from lifecycle.platform import files
+from lifecycle.platform.api import Features
 from lifecycle.platform.exits import ExitCode, LifecycleError
 from lifecycle.reference import Reference
 
@@ -56,8 +57,11 @@ def failure(result: SaveResult, name: str, ref: Reference) -> str | None:
 
 def report_and_check(report_path: Path, result: SaveResult, refs: Sequence[Reference],
                      names: Sequence[str], run_image: Mapping[str, Any], action: str,
-                     code: ExitCode, index: Mapping[str, Any] | None = None) -> None:
-    """Write report.toml (atomically), then fail if any name could not be saved.
+                     code: ExitCode, features: Features,
+                     build_bom: Sequence[Mapping[str, Any]] = (),
+                     index: Mapping[str, Any] | None = None) -> None:
+    """Write report.toml (atomically) in the shape of the platform API, then fail if any
+    name could not be saved.
 
     ``index`` adds what an index write changed to ``[image]`` (per platform, the old and new
     child digests)."""
@@ -68,11 +72,12 @@ def report_and_check(report_path: Path, result: SaveResult, refs: Sequence[Refer
         image["digest"] = result.digest
     if result.image_id:
         image["image-id"] = result.image_id.removeprefix("sha256:")
-    if result.manifest_size:
+    if result.manifest_size and features.report_manifest_size:
         image["manifest-size"] = result.manifest_size
     image.update(index or {})
     try:
-        files.write_report(report_path, image, run_image)
+        files.write_report(report_path, image, run_image,
+                           build_bom if features.report_build_bom else None)
     except OSError as err:
         raise LifecycleError(f"write {action} report '{report_path}'", err.strerror or err,
                              code) from None

@@ -52,9 +52,13 @@ class MemoryStore:
         if ref.name in self.indexes:
             index = self.indexes[ref.name]
             return self.read_child(ref, choose(index, DEFAULT_PLATFORM, str(ref)))
-        if ref.name not in self.images:
+        image = self.images.get(ref.name)
+        if image is None and ref.digest:  # a digest reference: any tag of the repository
+            image = next((candidate for name, candidate in self.images.items()
+                          if name.startswith(f"{ref.context}:")
+                          and candidate.digest() == ref.digest), None)
+        if image is None:
             raise ImageNotFound(f"image '{ref}' not found")
-        image = self.images[ref.name]
         return StoredImage(image, f"{ref.context}@{image.digest()}", image.digest())
 
     def read_index(self, ref: Reference) -> StoredImage | StoredIndex:
