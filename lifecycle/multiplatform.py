@@ -189,9 +189,10 @@ def save_into_indexes(store: ImageStore, image: Image, refs: Sequence[Reference]
 
 # -- rebase: every child onto the new run image's child of its platform --------------------
 
-RebaseChild = Callable[[ImageStore, StoredImage, Platform, FilteringBoundLogger],
+RebaseChild = Callable[[ImageStore, IndexChild, FilteringBoundLogger],
                        tuple[Image, dict[str, str]]]
-"""(store, child image, its platform, logger) -> (rebased image, report's [run-image])."""
+"""(store, a platform child of the app index, logger) -> (the child read and rebased,
+report.toml's [run-image]); nothing is written."""
 
 
 def plan_rebase(store: ImageStore, app: Reference, stored: StoredIndex, label: str,
@@ -206,10 +207,7 @@ def plan_rebase(store: ImageStore, app: Reference, stored: StoredIndex, label: s
     shared = store if isinstance(store, SharedReads) else SharedReads(store, run_image)
 
     def one(child: IndexChild) -> tuple[Image, dict[str, str]]:
-        assert child.platform is not None
-        image = shared.read_child(app, child)
-        return rebase_child(shared, image, child.platform,
-                            logger.bind(item=f"{label} {child.platform}"))
+        return rebase_child(shared, child, logger.bind(item=f"{label} {child.platform}"))
 
     with ThreadPoolExecutor(max_workers=min(len(children), CHILD_WORKERS),
                             thread_name_prefix="child") as pool:
@@ -218,8 +216,8 @@ def plan_rebase(store: ImageStore, app: Reference, stored: StoredIndex, label: s
                                media_type=image.manifest_media_type)
            for old, (image, _) in zip(children, rebased, strict=True)}
     changes = tuple(ChildChange(old.platform, new[old.digest].digest, old.digest,
-                                run_image["reference"])
-                    for old, (_, run_image) in zip(children, rebased, strict=True)
+                                on["reference"])
+                    for old, (_, on) in zip(children, rebased, strict=True)
                     if old.platform is not None)
     index = platforms.replace_children(stored.index, new)
     return (IndexWrite(index, stored.digest, changes), [image for image, _ in rebased],

@@ -31,7 +31,7 @@ from lifecycle.backends import open_store
 from lifecycle.backends.base import BackendError, ImageStore
 from lifecycle.cli import run_phase
 from lifecycle.image import mutate
-from lifecycle.image.index import IndexProblem, Platform, StoredIndex
+from lifecycle.image.index import IndexChild, IndexProblem, Platform, StoredIndex
 from lifecycle.image.model import Image, SaveResult, StoredImage
 from lifecycle.image.platforms import DEFAULT_PLATFORM
 from lifecycle.jsonio import labels_json, loads_json
@@ -107,9 +107,15 @@ def rebase_image(store: ImageStore, request: RebaseRequest, logger: FilteringBou
 
 def rebase_app_index(store: ImageStore, app: StoredIndex, request: RebaseRequest,
                      logger: FilteringBoundLogger) -> Rebased:
-    def rebase_child(shared: ImageStore, child: StoredImage, platform: Platform,
+    def rebase_child(shared: ImageStore, child: IndexChild,
                      child_logger: FilteringBoundLogger) -> tuple[Image, dict[str, str]]:
-        return rebase_onto(shared, child, request, platform, child_logger)
+        assert child.platform is not None
+        try:
+            image = shared.read_child(request.app, child)
+        except BackendError as err:
+            raise fail(f"access image to rebase '{request.app}' ({child.platform})",
+                       err) from None
+        return rebase_onto(shared, image, request, child.platform, child_logger)
 
     try:
         planned, images, run_image = multiplatform.plan_rebase(

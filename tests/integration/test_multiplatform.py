@@ -272,17 +272,20 @@ def proxied(registries: Registries) -> Iterator[FaultProxy]:
     proxy.stop()
 
 
-@pytest.mark.parametrize(("kind", "effect", "times"), [
-    ("manifest-put", "503", 1), ("manifest-put", "503", 1000),
-    ("manifest-put", "reset", 1000), ("upload-post", "503", 1000),
-    ("manifest-get", "reset", 1000)])
+@pytest.mark.parametrize(("kind", "effect", "times", "arm64_child"), [
+    ("manifest-put", "503", 1, False), ("manifest-put", "503", 1000, False),
+    ("manifest-put", "reset", 1000, False), ("upload-post", "503", 1000, False),
+    ("manifest-get", "reset", 1000, False), ("manifest-get", "503", 1000, True)])
 def test_registry_faults_during_an_index_rebase_leave_the_old_tag(
         registries: Registries, story: Story, proxied: FaultProxy, tmp_path: Path,
-        kind: str, effect: str, times: int) -> None:
+        kind: str, effect: str, times: int, arm64_child: bool) -> None:
+    """A fault in every request of a kind, or (``arm64_child``) only in the reads of the
+    app's arm64 child, while the amd64 child is rebased as usual."""
     publish_run_index(tmp_path, [story.run], ARCHITECTURES, "v2")
     through_proxy = story.app.replace(registries.one.host, proxied.host)
     before = skopeo_inspect(story.app)["Digest"]
-    proxied.inject(Fault(kind, effect, times))
+    path = children(story.exported)["arm64"] if arm64_child else ""
+    proxied.inject(Fault(kind, effect, times, path_contains=path))
     result = run_phase("rebaser", "-report", str(tmp_path / "rebase.toml"), through_proxy,
                        env=FAULT_ENV)
     assert proxied.injected, f"no {kind} request was made: the scenario tests nothing"
@@ -293,6 +296,7 @@ def test_registry_faults_during_an_index_rebase_leave_the_old_tag(
     else:
         assert result.code == 72, result.output
         assert result.stderr.count("ERROR") == 1
+        assert not arm64_child or "(linux/arm64)" in result.stderr, result.stderr
         assert skopeo_inspect(story.app)["Digest"] == before
         assert not (tmp_path / "rebase.toml").exists()
     pull_to_layout(story.app, tmp_path / "pulled")
