@@ -26,11 +26,19 @@ import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from lifecycle import __version__, archive, buildcache, fingerprints, privileges, progress
+from lifecycle import (
+    __version__,
+    archive,
+    buildcache,
+    fingerprints,
+    multiplatform,
+    privileges,
+    progress,
+)
 from lifecycle.backends.base import (
     AccessDenied,
     BackendError,
@@ -40,7 +48,9 @@ from lifecycle.backends.base import (
 )
 from lifecycle.cli import open_target, run_phase
 from lifecycle.image import mutate
+from lifecycle.image.index import Platform
 from lifecycle.image.model import Image, Layer, StoredImage
+from lifecycle.image.platforms import MissingPlatform
 from lifecycle.log import get_logger
 from lifecycle.platform import files
 from lifecycle.platform.api import Features
@@ -112,10 +122,11 @@ def export(inputs: ExporterInputs) -> None:
 
 def export_to(store: ImageStore, inputs: ExporterInputs, local: LocalInputs,
               as_user: Callable[[], AbstractContextManager[None]]) -> None:
-    run_image = resolve_run_image(inputs, store, local)
+    target = multiplatform.export_platform(inputs.platform, local.analyzed, inputs.features)
+    run_image = resolve_run_image(inputs, store, local, target)
     if inputs.cache_dir is None and inputs.cache_image is None:
         get_logger().warning(NO_CACHE_WARNING)   # the inputs are valid: now it is news
-    previous = read_previous_label(inputs, store, local.analyzed)
+    previous = read_previous_label(inputs, store, local.analyzed, target.platform)
 
     with as_user():
         if not (inputs.layers_dir / "config").is_dir():
@@ -136,6 +147,9 @@ def export_to(store: ImageStore, inputs: ExporterInputs, local: LocalInputs,
                     if stager is not None:
                         stager.finish()
             image, label = compose(inputs, local, run_image, plans, built.layers)
+            # The app's manifest annotations are ours, never the run image's own.
+            image = mutate.set_base_annotations(replace(image, annotations={}), run_image.name,
+                                                run_image.stored.digest)
             save(inputs, store, image, run_image, label, local)
             with as_user():
                 if launch_cache is not None:
@@ -278,10 +292,12 @@ def read_run_image_file(inputs: ExporterInputs) -> RunImageFile:
 _IMAGE_ID = re.compile(r"(sha256:)?[0-9a-f]{64}")
 
 
-def resolve_run_image(inputs: ExporterInputs, store: ImageStore, local: LocalInputs) -> RunImage:
+def resolve_run_image(inputs: ExporterInputs, store: ImageStore, local: LocalInputs,
+                      wanted: multiplatform.TargetPlatform) -> RunImage:
     """The run image: named by analyzed.toml from platform API 0.7 (an explicit run image
     must agree), else given explicitly, else chosen from the run or stack file's image and
-    mirrors by the target registry (our mirror selection, at every version)."""
+    mirrors by the target registry (our mirror selection, at every version); of an index,
+    the child for the ``wanted`` platform."""
     logger = get_logger()
     names = local.run_images
     analyzed = local.analyzed.run_image if local.analyzed is not None and \
@@ -311,11 +327,14 @@ def resolve_run_image(inputs: ExporterInputs, store: ImageStore, local: LocalInp
                                   logger.bind(image=str(inputs.images[0])))
         assert choice.image is not None
         name, reason = choice.image, choice.reason
+    say = logger.info if wanted.asked else logger.debug
+    say(f"Exporting for platform {wanted.platform} ({wanted.reason})")
     try:
-        stored = store.read(parse_reference(name))
+        stored = multiplatform.read_for_platform(store, parse_reference(name), wanted.platform,
+                                                 check_single=wanted.asked)
     except ReferenceError as err:
         raise invalid_args(f"parse run image '{name}'", err) from None
-    except (ImageNotFound, AccessDenied) as err:
+    except (ImageNotFound, AccessDenied, MissingPlatform) as err:
         raise invalid_args(f"access run image '{name}'", err) from None
     except BackendError as err:
         raise LifecycleError(f"access run image '{name}'", err, ExitCode.EXPORT_FAILED) from None
@@ -347,10 +366,12 @@ def check_explicit_run_image(inputs: ExporterInputs, analyzed: files.AnalyzedRun
 
 
 def read_previous_label(inputs: ExporterInputs, store: ImageStore,
-                        analyzed: files.Analyzed | None) -> PreviousImage | None:
+                        analyzed: files.Analyzed | None,
+                        platform: Platform) -> PreviousImage | None:
     """The previous image (for layer reuse), or None on a first build.
 
-    It is ``-previous-image``, else the image analyzed.toml names, else the output image.
+    It is ``-previous-image``, else the image analyzed.toml names, else the output image;
+    of an index, the child for ``platform``.
     Reuse is decided on analyzed.toml's ``[metadata]`` when the analyzer left one (as the
     lifecycle does), else on the previous image's own label.
     """
@@ -366,9 +387,9 @@ def read_previous_label(inputs: ExporterInputs, store: ImageStore,
                            f"'{analyzed.image_reference}': {err}")
             return None
     try:
-        stored = store.read(ref)
-    except ImageNotFound:
-        logger.debug(f"No previous image '{ref}'; nothing to reuse")
+        stored = multiplatform.read_for_platform(store, ref, platform, check_single=False)
+    except (ImageNotFound, MissingPlatform) as err:
+        logger.debug(f"No previous image '{ref}' ({err}); nothing to reuse")
         return None
     except BackendError as err:
         logger.warning(f"Not reusing layers from '{ref}': {err}")
@@ -669,13 +690,18 @@ def compose(inputs: ExporterInputs, local: LocalInputs, run_image: RunImage,
 
 def save(inputs: ExporterInputs, store: ImageStore, image: Image, run_image: RunImage,
          label: dict[str, Any], local: LocalInputs) -> None:
-    result = save_image(store, image, inputs.images, inputs.image_names, "export",
-                        ExitCode.EXPORT_FAILED)
+    index = None
+    if inputs.index:
+        result, index = multiplatform.save_into_indexes(
+            store, image, inputs.images, inputs.image_names, run_image.stored.reference)
+    else:
+        result = save_image(store, image, inputs.images, inputs.image_names, "export",
+                            ExitCode.EXPORT_FAILED)
     with privileges.as_user(inputs.uid, inputs.gid):
         report_and_check(inputs.report_path, result, inputs.images, inputs.image_names,
                          {"image": run_image.name, "reference": label["runImage"]["reference"],
                           "reason": run_image.reason}, "export", ExitCode.EXPORT_FAILED,
-                         inputs.features, local.build_bom)
+                         inputs.features, local.build_bom, index)
 
 
 # -- launch cache (daemon) ----------------------------------------------------------------

@@ -9,6 +9,11 @@ platform API that built the app.
 
 Only manifests and configs are read; layers stay where they are (the backend mounts or
 already has them), so a rebase costs the same for a 1 MiB and a 1 GiB app.
+
+An app index is rebased child by child, each onto the new run image's image for its platform
+with every check of a single rebase (:mod:`lifecycle.multiplatform`); the children are
+written first and the new index last, so a platform the new run image lacks, or any other
+failure, leaves the tag as it was.
 """
 
 from __future__ import annotations
@@ -17,14 +22,17 @@ import sys
 from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import dataclass
+from typing import Any
 
 from structlog.typing import FilteringBoundLogger
 
-from lifecycle import progress
+from lifecycle import multiplatform, progress
 from lifecycle.backends.base import BackendError, ImageStore
 from lifecycle.cli import open_target, run_phase
 from lifecycle.image import mutate
+from lifecycle.image.index import IndexChild, IndexProblem, Platform, StoredIndex
 from lifecycle.image.model import Image, SaveResult, StoredImage
+from lifecycle.image.platforms import DEFAULT_PLATFORM
 from lifecycle.jsonio import labels_json, loads_json
 from lifecycle.log import get_logger
 from lifecycle.platform import files
@@ -33,7 +41,7 @@ from lifecycle.platform.exits import ExitCode, LifecycleError
 from lifecycle.platform.inputs import RebaserInputs, resolve_rebaser_inputs
 from lifecycle.reference import Reference, ReferenceError, parse_reference
 from lifecycle.runimage import choose_run_image, names_contain, same_repository
-from lifecycle.saving import report_and_check, save_image
+from lifecycle.saving import report_and_check, save_image, save_with
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -55,7 +63,8 @@ def rebase(inputs: RebaserInputs) -> None:
             names=inputs.image_names, run_image=inputs.run_image, force=inputs.force,
             features=inputs.features), logger)
     report_and_check(inputs.report_path, rebased.result, inputs.images, inputs.image_names,
-                     rebased.run_image, "rebase", ExitCode.REBASE_FAILED, inputs.features)
+                     rebased.run_image, "rebase", ExitCode.REBASE_FAILED, inputs.features,
+                     index=rebased.index)
 
 
 @dataclass(frozen=True)
@@ -74,18 +83,64 @@ class RebaseRequest:
 class Rebased:
     result: SaveResult
     run_image: dict[str, str]   # image, reference, reason: report.toml's [run-image]
+    index: dict[str, Any] | None = None   # for an app index: report.toml's per-platform part
 
 
 def rebase_image(store: ImageStore, request: RebaseRequest, logger: FilteringBoundLogger
                  ) -> Rebased:
-    """Read, check, rebase and save one app image; raises LifecycleError (exit 72)."""
-    app = read_app_image(store, request.app)
+    """Read, check, rebase and save one app image, or every child of an app index (written
+    before the new index); raises LifecycleError (exit 72)."""
+    try:
+        app = store.read_index(request.app)
+    except BackendError as err:
+        raise fail(f"access image to rebase '{request.app}'", err) from None
+    if isinstance(app, StoredIndex):
+        return rebase_app_index(store, app, request, logger)
+    wanted = Platform.of_image(app.image)
+    image, run_image = rebase_onto(store, app, request,
+                                   wanted if wanted.architecture else DEFAULT_PLATFORM, logger)
+    result = save_image(store, image, request.images, request.names, "rebase",
+                        ExitCode.REBASE_FAILED, logger)
+    return Rebased(result, run_image)
+
+
+def rebase_app_index(store: ImageStore, app: StoredIndex, request: RebaseRequest,
+                     logger: FilteringBoundLogger) -> Rebased:
+    def rebase_child(shared: ImageStore, child: IndexChild,
+                     child_logger: FilteringBoundLogger) -> tuple[Image, dict[str, str]]:
+        assert child.platform is not None
+        try:
+            image = shared.read_child(request.app, child)
+        except BackendError as err:
+            raise fail(f"access image to rebase '{request.app}' ({child.platform})",
+                       err) from None
+        return rebase_onto(shared, image, request, child.platform, child_logger)
+
+    try:
+        planned, images, run_image = multiplatform.plan_rebase(
+            store, request.app, app, request.names[0], request.run_image, rebase_child, logger)
+    except IndexProblem as err:
+        raise fail(f"rebase '{request.app}'", err) from None
+    result = save_with(lambda: store.write_index(planned.index, images, request.images),
+                       request.images, request.names, "rebase", ExitCode.REBASE_FAILED, logger)
+    planned.log(logger, request.names, result.digest)
+    return Rebased(result, run_image, planned.to_report(result))
+
+
+def rebase_onto(store: ImageStore, app: StoredImage, request: RebaseRequest,
+                platform: Platform, logger: FilteringBoundLogger
+                ) -> tuple[Image, dict[str, str]]:
+    """``app`` (an image, or one child of an index) checked and rebased onto the new run
+    image's image for ``platform``; nothing is written."""
     label = app_label(app, request.app)
     run_name, reason = run_image_for(request, store, label, logger)
     try:
-        new_base = store.read(parse_reference(run_name))
+        new_base = multiplatform.read_for_platform(store, parse_reference(run_name), platform,
+                                                   check_single=False)
     except ReferenceError as err:
         raise fail(f"parse run image '{run_name}'", err) from None
+    except IndexProblem as err:
+        raise fail("rebase", err) from None
     except BackendError as err:
         raise fail(f"access run image '{run_name}'", err) from None
 
@@ -93,17 +148,8 @@ def rebase_image(store: ImageStore, request: RebaseRequest, logger: FilteringBou
     check_compatible(app.image, new_base.image, overrides)
     recorded = recorded_run_image(label.run_image(), run_name, request, overrides)
     image = rebased_image(app.image, label, new_base, recorded, request.features)
-    result = save_image(store, image, request.images, request.names, "rebase",
-                        ExitCode.REBASE_FAILED, logger)
-    return Rebased(result, {"image": run_name, "reference": new_base.reference,
-                            "reason": reason})
-
-
-def read_app_image(store: ImageStore, ref: Reference) -> StoredImage:
-    try:
-        return store.read(ref)
-    except BackendError as err:
-        raise fail(f"access image to rebase '{ref}'", err) from None
+    image = mutate.set_base_annotations(image, run_name, new_base.digest)
+    return image, {"image": run_name, "reference": new_base.reference, "reason": reason}
 
 
 def app_label(app: StoredImage, ref: Reference) -> files.LifecycleLabel:

@@ -7,7 +7,7 @@ The output lines follow the lifecycle's (``*** Images (<id>):`` then one line pe
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +26,19 @@ from lifecycle.reference import Reference
 def save_image(store: ImageStore, image: Image, refs: Sequence[Reference],
                names: Sequence[str], action: str, code: ExitCode,
                logger: FilteringBoundLogger | None = None) -> SaveResult:
+    return save_with(lambda: store.write(image, refs), refs, names, action, code, logger)
+
+
+def save_with(write: Callable[[], SaveResult], refs: Sequence[Reference],
+              names: Sequence[str], action: str, code: ExitCode,
+              logger: FilteringBoundLogger | None = None) -> SaveResult:
+    """Save by ``write`` (an image, or an index of images) and print the lifecycle's lines."""
     logger = logger or get_logger()
     for name in names:
         logger.info(f"Saving {name}...", kind="image.saving", image=name)
     started = time.monotonic()
     try:
-        result = store.write(image, refs)
+        result = write()
     except BackendError as err:
         raise LifecycleError(action, err, code) from None
     identity = result.digest or result.image_id
@@ -60,9 +67,13 @@ def failure(result: SaveResult, name: str, ref: Reference) -> str | None:
 def report_and_check(report_path: Path, result: SaveResult, refs: Sequence[Reference],
                      names: Sequence[str], run_image: Mapping[str, Any], action: str,
                      code: ExitCode, features: Features,
-                     build_bom: Sequence[Mapping[str, Any]] = ()) -> None:
+                     build_bom: Sequence[Mapping[str, Any]] = (),
+                     index: Mapping[str, Any] | None = None) -> None:
     """Write report.toml (atomically) in the shape of the platform API, then fail if any
-    name could not be saved."""
+    name could not be saved.
+
+    ``index`` adds what an index write changed to ``[image]`` (per platform, the old and new
+    child digests)."""
     saved = [name for name, ref in zip(names, refs, strict=True)
              if failure(result, name, ref) is None]
     image: dict[str, Any] = {"tags": saved}
@@ -72,6 +83,7 @@ def report_and_check(report_path: Path, result: SaveResult, refs: Sequence[Refer
         image["image-id"] = result.image_id.removeprefix("sha256:")
     if result.manifest_size and features.report_manifest_size:
         image["manifest-size"] = result.manifest_size
+    image.update(index or {})
     try:
         files.write_report(report_path, image, run_image,
                            build_bom if features.report_build_bom else None)

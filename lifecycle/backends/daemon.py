@@ -46,6 +46,7 @@ import docker.errors
 
 from lifecycle.backends.base import Access, BackendError, ImageNotFound, ImageStore
 from lifecycle.causes import describe
+from lifecycle.image.index import ImageIndex, IndexChild
 from lifecycle.image.model import (
     OCI_CONFIG,
     OCI_INDEX,
@@ -351,6 +352,16 @@ class DaemonStore(ImageStore):
             self._known_chains.update(chain_ids(diff_ids))
 
     # -- writing -----------------------------------------------------------------------
+    def read_index(self, ref: Reference) -> StoredImage:
+        return self.read(ref)  # the daemon holds one image per name, never an index
+
+    def read_child(self, ref: Reference, child: IndexChild) -> StoredImage:
+        raise BackendError(f"the Docker daemon holds no image index at '{ref}'")
+
+    def write_index(self, index: ImageIndex, images: Sequence[Image],
+                    refs: Sequence[Reference]) -> SaveResult:
+        raise BackendError("the Docker daemon cannot store an image index")
+
     def blob_stager(self, refs: Sequence[Reference]) -> None:
         return None  # docker load takes the archive in one stream at write time
 

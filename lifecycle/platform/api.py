@@ -85,6 +85,9 @@ class Features:
     rebase_name_check: bool            # a new run image must match the recorded names
     target_checks: bool                # asked of the API that built the app: check targets
                                        # (os, arch, variant, distro); before: stack id, mixins
+    # Multi-platform images
+    analyzed_run_image_target: bool    # analyzed.toml's [run-image.target] is the platform
+                                       # the exporter builds for (before: linux/amd64)
 
 
 # field: (first version with it, first version without it)
@@ -111,6 +114,7 @@ _BOUNDS: dict[str, tuple[PlatformAPI | None, PlatformAPI | None]] = {
     "rebase_force": (PlatformAPI(0, 12), None),
     "rebase_name_check": (PlatformAPI(0, 12), None),
     "target_checks": (PlatformAPI(0, 12), None),
+    "analyzed_run_image_target": (PlatformAPI(0, 12), None),
 }
 
 

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lifecycle import __version__
+from lifecycle.image.index import Platform
 from lifecycle.image.mutate import NORMALIZED_TIME
 from lifecycle.platform import api
 from lifecycle.platform.api import Features, PlatformAPI, features_for, platform_api_from
@@ -178,6 +179,8 @@ class ExporterInputs(_WithShared):
     parallel: bool                    # export image and cache at once (0.13 on)
     exec_env: str                     # CNB_EXEC_ENV (0.15 on), else ""
     created: str = NORMALIZED_TIME    # image creation time: SOURCE_DATE_EPOCH, else 1980-01-01
+    platform: Platform | None = None  # -platform: the run image's child to build on
+    index: bool = False               # -index: add the image to the index at each tag
 
 
 @dataclass(frozen=True)
@@ -270,6 +273,10 @@ EXPORTER_FLAGS = FlagSet("exporter", _SYNOPSIS, (
               "CNB_PARALLEL_EXPORT").bounded(since=api.since("parallel_export")),
     bool_flag("helpers", "accepted for compatibility with 2019 lifecycles; credentials always "
               "come from CNB_REGISTRY_AUTH and the Docker config", "CNB_USE_CRED_HELPERS"),
+    string_flag("platform", "os/arch[/variant] to build for: the run image index's child",
+                default_text="analyzed.toml's run-image target (0.12 on), else linux/amd64"),
+    bool_flag("index", "add the image to the image index at each tag (replacing the child "
+              "of its platform; not with -daemon)"),
 ))
 
 REBASER_FLAGS = FlagSet("rebaser", _SYNOPSIS, (
@@ -322,6 +329,9 @@ def resolve_exporter_inputs(argv: Sequence[str], environ: Mapping[str, str],
     cache_dir = _optional_path(flags, "cache-dir", cwd)
     cache_image = _optional_reference(flags, "cache-image")
     created = _created(environ, features, warnings)
+    if flags.boolean("index") and shared.target.daemon:
+        raise invalid_args("parse arguments", "-index cannot be used with -daemon: the Docker "
+                           "daemon stores no image index")
 
     return ExporterInputs(
         shared=dataclasses.replace(shared, warnings=tuple(warnings)),
@@ -344,7 +354,19 @@ def resolve_exporter_inputs(argv: Sequence[str], environ: Mapping[str, str],
         parallel=flags.boolean("parallel"),
         exec_env=(environ.get("CNB_EXEC_ENV") or DEFAULT_EXEC_ENV) if features.exec_env else "",
         created=created,
+        platform=_platform(flags),
+        index=flags.boolean("index"),
     )
+
+
+def _platform(flags: ParsedFlags) -> Platform | None:
+    text = flags.string("platform")
+    if not text:
+        return None
+    try:
+        return Platform.parse(text)
+    except ValueError as err:
+        raise invalid_args(f"parse {flags.origin('platform')}", err) from None
 
 
 def resolve_rebaser_inputs(argv: Sequence[str], environ: Mapping[str, str],

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from lifecycle import __version__
+from lifecycle.image.index import Platform
 from lifecycle.image.mutate import NORMALIZED_TIME
 from lifecycle.platform import inputs
 from lifecycle.platform.api import PlatformAPI, features_for
@@ -137,6 +138,9 @@ EXPORTER_SPELLINGS = [
     case(("launcher-sbom", "/sbom"), field="launcher_sbom_dir", expected=Path("/sbom"),
          api="0.11"),
     case(("parallel", None), field="parallel", expected=True, api="0.13"),
+    case(("platform", "linux/arm64/v8"), field="platform",
+         expected=Platform("linux", "arm64", "v8")),
+    case(("index", None), field="index", expected=True),
 ]
 REBASER_SPELLINGS = [
     *SHARED_SPELLINGS,
@@ -599,3 +603,18 @@ def test_pack_0_12_daemon_invocation(tmp_path: Path) -> None:
         stack_path=Path("/layers/stack.toml"),
         process_type="web", cache_dir=Path("/cache"), launch_cache_dir=Path("/launch-cache"))
     assert resolved == expected
+
+
+def test_platform_must_be_os_arch_variant(tmp_path: Path) -> None:
+    with pytest.raises(LifecycleError) as error:
+        export(tmp_path, "-platform", "linux")
+    assert error.value.code == ExitCode.INVALID_ARGS
+    assert "parse -platform" in str(error.value.message)
+    assert "'linux' is not a platform of the form os/arch[/variant]" in error.value.message
+
+
+def test_index_is_refused_with_the_daemon(tmp_path: Path) -> None:
+    with pytest.raises(LifecycleError) as error:
+        export(tmp_path, "-daemon", "-index")
+    assert error.value.code == ExitCode.INVALID_ARGS
+    assert "-index cannot be used with -daemon" in error.value.message

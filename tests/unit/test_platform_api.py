@@ -54,6 +54,7 @@ MATRIX = {
     "rebase_force":                     ".........xxxx",
     "rebase_name_check":                ".........xxxx",
     "target_checks":                    ".........xxxx",
+    "analyzed_run_image_target":        ".........xxxx",
 }
 
 
