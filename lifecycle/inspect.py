@@ -6,7 +6,7 @@ It shows the recorded run image and mirrors, the base the image is on now (refer
 layer, from the lifecycle label), which candidate a rebase would choose for the image's own
 registry (or ``-registry R``), why, and what was checked, with the rebaser's own selection
 (:mod:`lifecycle.runimage`), then the processes, buildpacks, whether it is rebasable, its
-platform and the OCI base annotations (labels) when present. It only reads: manifests,
+platform and the OCI base annotations when present. It only reads: manifests,
 configs and access checks, never a layer, never a write.
 """
 
@@ -99,7 +99,9 @@ def describe_image(name: str, stored: StoredImage, label: files.LifecycleLabel,
         "rebasable": image.labels.get(files.REBASABLE_LABEL) != "false",
         "platform": platform,
     }
-    annotations = {key: image.labels[key] for key in BASE_ANNOTATIONS if key in image.labels}
+    # The manifest's annotations; a daemon keeps no manifest, so there only labels can say.
+    found = {**image.labels, **image.annotations}
+    annotations = {key: found[key] for key in BASE_ANNOTATIONS if key in found}
     if annotations:
         document["baseAnnotations"] = annotations
     return document

@@ -64,6 +64,9 @@ def test_registry_app_shows_recorded_run_image_and_each_registrys_choice(
     assert selection["candidates"][2]["why"] == "readable"
     assert document["rebasable"] is True
     assert document["platform"] == {"os": "linux", "architecture": "amd64"}
+    assert document["baseAnnotations"] == {
+        "org.opencontainers.image.base.name": mirror,
+        "org.opencontainers.image.base.digest": digest}
     assert [bp["id"] for bp in document["buildpacks"]] == ["examples/hello", "examples_cache"]
     assert [p["type"] for p in document["processes"]] == ["web", "shell"]
 
@@ -83,6 +86,7 @@ def test_registry_app_shows_recorded_run_image_and_each_registrys_choice(
     assert f"    {mirror} (on {registries.two.host}): readable" in text.stdout
     assert "Rebasable: yes" in text.stdout and "Platform: linux/amd64" in text.stdout
     assert "  web: hello  [via shell]\n  shell: /bin/sh\n" in text.stdout
+    assert f"Base annotations:\n  org.opencontainers.image.base.name: {mirror}\n" in text.stdout
     assert writes(registries) == writes_before
 
 
