@@ -22,7 +22,7 @@ import venv
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, overload
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -46,9 +46,8 @@ def build_environment(directory: Path) -> Path:
     return python
 
 
-def main() -> Path:
-    dist = ROOT / "dist"
-    work = ROOT / "build" / "dist"
+def build_binary(work: Path) -> Path:
+    """The one self-contained executable that serves as every phase, built in ``work``."""
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     python = build_environment(ROOT / ".venv-dist")
@@ -59,13 +58,18 @@ def main() -> Path:
                     "--collect-submodules", "isal", "--collect-submodules", "docker",
                     "--add-data", f"{ROOT / 'lifecycle' / 'launcher.sh'}:lifecycle",
                     str(ROOT / "release" / "cnb_lifecycle_main.py")], check=True)
-    descriptor = lifecycle_toml(OURS)
-    binary = work / "bin" / "cnb-lifecycle"
+    return work / "bin" / "cnb-lifecycle"
+
+
+def main() -> Path:
+    work = ROOT / "build" / "dist"
+    binary = build_binary(work)
+    dist = ROOT / "dist"
     dist.mkdir(exist_ok=True)
     archive = dist / f"cnb-lifecycle-{__version__}-linux-x86-64.tgz"
     partial = archive.with_suffix(".partial")
     with tarfile.open(partial, "w:gz") as tar:
-        (work / "lifecycle.toml").write_text(descriptor)
+        (work / "lifecycle.toml").write_text(lifecycle_toml(OURS))
         tar.add(work / "lifecycle.toml", "lifecycle.toml")
         tar.addfile(_directory("lifecycle"))
         for phase in PHASES:  # copies, not links: platforms rewrite paths, not link targets
@@ -74,6 +78,40 @@ def main() -> Path:
     partial.replace(archive)
     print(archive)
     return archive
+
+
+# What the self-contained executables load from the system (PyInstaller leaves the C library
+# out of its bundle on purpose). A lifecycle image is distroless "static", with no C library,
+# so an image root over one carries these, from the machine that built the executables.
+GLIBC_DIR = Path("/lib/x86_64-linux-gnu")
+GLIBC_RUNTIME = ("libc.so.6", "libm.so.6", "libdl.so.2", "libpthread.so.0", "librt.so.1",
+                 "libutil.so.1", "libresolv.so.2", "libnss_dns.so.2", "libnss_files.so.2",
+                 "libgcc_s.so.1")
+ELF_INTERPRETER = Path("/lib64/ld-linux-x86-64.so.2")
+
+
+def image_root(out: Path, base: Path) -> Path:
+    """What to lay over a lifecycle image whose ``/cnb`` is copied at ``base`` (the
+    Dockerfile's ``LIFECYCLE_IMAGE``): ``cnb/lifecycle/{exporter,rebaser}`` self-contained,
+    ``cnb/lifecycle.toml`` with the APIs both implement, ``cnb/lifecycle/launcher.toml`` for
+    the image's own launcher, and the C library the executables need."""
+    theirs = read_descriptor(tomllib.loads((base / "lifecycle.toml").read_text()))
+    launcher = base / "lifecycle" / "launcher"
+    files = overlay_files(theirs, OURS, launcher.read_bytes() if launcher.is_file() else None)
+    binary = build_binary(ROOT / "build" / "image-root")
+    (out / "cnb" / "lifecycle").mkdir(parents=True, exist_ok=True)
+    for phase in PHASES:
+        shutil.copyfile(binary, out / "cnb" / "lifecycle" / phase)
+        (out / "cnb" / "lifecycle" / phase).chmod(0o755)
+    for name, data in files.items():
+        (out / "cnb" / name).write_bytes(data)
+    for source, target in ((ELF_INTERPRETER, out / "lib64" / ELF_INTERPRETER.name),
+                           *((GLIBC_DIR / name, out / "lib" / GLIBC_DIR.name / name)
+                             for name in GLIBC_RUNTIME if (GLIBC_DIR / name).exists())):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)  # the file a link points at: images keep no links here
+        target.chmod(0o755)
+    return out
 
 
 def overlay(ours: Path, lifecycle: Path) -> Path:
@@ -90,29 +128,32 @@ def overlay(ours: Path, lifecycle: Path) -> Path:
     replaced = {f"lifecycle/{phase}" for phase in (*PHASES, "launcher.toml")}
     with tarfile.open(lifecycle) as base:
         theirs = read_descriptor(tomllib.load(_read(base, "lifecycle.toml")))
-        files = {"lifecycle.toml": lifecycle_toml(intersect(theirs, our_descriptor)).encode(),
+        launcher = _read(base, "lifecycle/launcher", missing_ok=True)
+        files = {**overlay_files(theirs, our_descriptor, launcher.read() if launcher else None),
                  **{f"lifecycle/{phase}": data for phase, data in phases.items()}}
         with tarfile.open(partial, "w:gz") as out:
-            _copy_over(base, out, replaced, files, theirs.version)
+            _copy_over(base, out, {*replaced, "lifecycle.toml"}, files)
     partial.replace(merged)
     print(merged)
     return merged
 
 
+def overlay_files(theirs: Descriptor, ours: Descriptor,
+                  launcher: bytes | None) -> dict[str, bytes]:
+    """``lifecycle.toml`` declaring the APIs both lifecycles implement, and, when the base's
+    launcher is kept, ``lifecycle/launcher.toml`` describing it."""
+    files = {"lifecycle.toml": lifecycle_toml(intersect(theirs, ours)).encode()}
+    if launcher is not None:
+        files["lifecycle/launcher.toml"] = launcher_toml(theirs.version, launcher).encode()
+    return files
+
+
 def _copy_over(base: tarfile.TarFile, out: tarfile.TarFile, replaced: set[str],
-               files: dict[str, bytes], base_version: str) -> None:
+               files: dict[str, bytes]) -> None:
     """``base`` into ``out`` without the ``replaced`` entries, then ``files``."""
     for member in base:
-        name = member.name.removeprefix("./")
-        if name in replaced:
-            continue
-        if name == "lifecycle.toml":
-            _add(out, member, files.pop(name))
-            continue
-        if name == "lifecycle/launcher" and member.isfile():
-            files["lifecycle/launcher.toml"] = launcher_toml(
-                base_version, _read(base, member.name).read()).encode()
-        out.addfile(member, base.extractfile(member) if member.isfile() else None)
+        if member.name.removeprefix("./") not in replaced:
+            out.addfile(member, base.extractfile(member) if member.isfile() else None)
     for name, data in files.items():
         info = _executable(tarfile.TarInfo(name))
         if name.removeprefix("lifecycle/") not in PHASES:
@@ -225,7 +266,13 @@ def _add(out: tarfile.TarFile, info: tarfile.TarInfo, data: bytes) -> None:
     out.addfile(info, io.BytesIO(data))
 
 
-def _read(tar: tarfile.TarFile, name: str) -> IO[bytes]:
+@overload
+def _read(tar: tarfile.TarFile, name: str) -> IO[bytes]: ...
+@overload
+def _read(tar: tarfile.TarFile, name: str, missing_ok: bool) -> IO[bytes] | None: ...
+
+
+def _read(tar: tarfile.TarFile, name: str, missing_ok: bool = False) -> IO[bytes] | None:
     """The file ``name`` in ``tar``, stored with or without a leading ``./``."""
     for stored in (name, f"./{name}"):
         try:
@@ -234,6 +281,8 @@ def _read(tar: tarfile.TarFile, name: str) -> IO[bytes]:
             continue
         if stream is not None:
             return stream
+    if missing_ok:
+        return None
     raise SystemExit(f"{name} is not a file in the archive {tar.name!s}")
 
 
@@ -252,7 +301,16 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="build the lifecycle archive")
     parser.add_argument("--with-lifecycle", type=Path, metavar="ARCHIVE",
                         help="also write our phases over this lifecycle archive")
+    parser.add_argument("--image-root", type=Path, metavar="DIR",
+                        help="instead, write in DIR what goes over the lifecycle image whose "
+                             "/cnb is copied at --base-cnb (see the Dockerfile)")
+    parser.add_argument("--base-cnb", type=Path, metavar="DIR")
     options = parser.parse_args()
-    built = main()
-    if options.with_lifecycle:
-        overlay(built, options.with_lifecycle)
+    if options.image_root:
+        if not options.base_cnb:
+            parser.error("--image-root needs --base-cnb")
+        print(image_root(options.image_root, options.base_cnb))
+    else:
+        built = main()
+        if options.with_lifecycle:
+            overlay(built, options.with_lifecycle)
