@@ -38,8 +38,8 @@ from lifecycle import archive
 from lifecycle.backends.base import BackendError, ImageNotFound, ImageStore
 from lifecycle.image import mutate
 from lifecycle.image.model import Image, Layer, iter_chunks
+from lifecycle.jsonio import labels_json, loads_json, write_atomically
 from lifecycle.log import get_logger
-from lifecycle.platform.files import labels_json, loads_json, write_atomically
 from lifecycle.reference import Reference
 
 CACHE_LABEL = "io.buildpacks.lifecycle.cache.metadata"

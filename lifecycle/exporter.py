@@ -193,10 +193,18 @@ def entrypoint_for(process_type: str | None, build: files.BuildMetadata) -> str:
 
 # -- 2. run image and previous image ---------------------------------------------------------
 
+def run_image_names(inputs: ExporterInputs) -> tuple[Path, files.RunImageMetadata]:
+    """The file that names the run image and its mirrors at this platform API, and what it
+    names: run.toml's first ``[[images]]`` from 0.12, else stack.toml's ``[run-image]``."""
+    if inputs.features.run_toml:
+        images = files.read_run(inputs.run_path) or ()
+        return inputs.run_path, images[0] if images else files.RunImageMetadata()
+    return inputs.stack_path, files.read_stack(inputs.stack_path) or files.RunImageMetadata()
+
+
 def resolve_run_image(inputs: ExporterInputs, store: ImageStore) -> RunImage:
     logger = get_logger()
-    stack = files.read_stack(inputs.stack_path)
-    recorded = stack or files.RunImageMetadata()
+    names_path, recorded = run_image_names(inputs)
     if inputs.run_image:
         name, reason = inputs.run_image, "given with -run-image"
         logger.info(f"Using run image '{name}' ({reason})")
@@ -205,10 +213,10 @@ def resolve_run_image(inputs: ExporterInputs, store: ImageStore) -> RunImage:
             raise invalid_args(
                 "parse arguments",
                 f"-run-image is required when there is no stack metadata available "
-                f"(no run image in '{inputs.stack_path}')")
+                f"(no run image in '{names_path}')")
         target = inputs.images[0].registry
         logger.info(f"Selecting run image for registry '{target}' from "
-                    f"'{inputs.stack_path}' ({len(recorded.candidates)} candidates):")
+                    f"'{names_path}' ({len(recorded.candidates)} candidates):")
         choice = select_run_image(recorded.candidates, target, store.check_read_access)
         for line in choice.explanation():
             logger.info(line)
@@ -485,43 +493,38 @@ def compose(inputs: ExporterInputs, local: LocalInputs, run_image: RunImage,
     def sha(planned: PlannedLayer | None) -> str:
         return built[planned].diff_id if planned else ""
 
-    buildpacks = []
-    for buildpack, layers in plans.buildpacks:
-        entry: dict[str, Any] = {
-            "key": buildpack.entry.id, "version": buildpack.entry.version,
-            "layers": {meta.name: meta.to_json(sha(planned)) for meta, planned in layers}}
-        if buildpack.store is not None:
-            entry["store"] = buildpack.store
-        buildpacks.append(entry)
+    buildpacks = [
+        files.buildpack_entry(buildpack.entry.id, buildpack.entry.version,
+                              {meta.name: meta.to_json(sha(planned)) for meta, planned in layers},
+                              buildpack.store)
+        for buildpack, layers in plans.buildpacks]
     app_reused = sum(1 for planned in plans.app if sha(planned) in planned.previous_shas)
     get_logger().info(f"Reused {app_reused}/{len(plans.app)} app layer(s)")
     get_logger().info(f"Added {len(plans.app) - app_reused}/{len(plans.app)} app layer(s)")
 
     base = run_image.stored.image
-    label: dict[str, Any] = {
-        "app": [{"sha": sha(planned)} for planned in plans.app],
-        "buildpacks": buildpacks,
-        "config": {"sha": sha(plans.config)},
-        "launcher": {"sha": sha(plans.launcher)},
-        "process-types": {"sha": sha(plans.process_types)},
-        "runImage": {"topLayer": base.top_layer, "reference": run_image.stored.reference,
-                     **run_image.recorded.to_json()},
-        "stack": {"runImage": run_image.recorded.to_json()},
-    }
-    build_label: dict[str, Any] = {
-        "buildpacks": [{"id": bp.entry.id, "version": bp.entry.version,
-                        **({"homepage": bp.entry.homepage} if bp.entry.homepage else {})}
-                       for bp in local.buildpacks],
-        "launcher": {"version": __version__,
-                     "source": {"git": {"repository": "cnb-lifecycle", "commit": ""}}},
-        "processes": [process.to_json() for process in local.build.processes],
-    }
-    if local.build.default_process_type:
-        build_label["buildpack-default-process-type"] = local.build.default_process_type
+    features = inputs.features
+    label = files.lifecycle_label(
+        features, app=[sha(planned) for planned in plans.app], sbom=None,
+        buildpacks=buildpacks, config=sha(plans.config), launcher=sha(plans.launcher),
+        process_types=sha(plans.process_types),
+        run_image=files.RecordedRunImage(base.top_layer, run_image.stored.reference,
+                                         run_image.recorded),
+        exec_env=inputs.exec_env)
+    build_label = files.build_label(
+        features,
+        buildpacks=[{"id": bp.entry.id, "version": bp.entry.version,
+                     **({"homepage": bp.entry.homepage} if bp.entry.homepage else {})}
+                    for bp in local.buildpacks],
+        processes=local.build.processes,
+        default_process_type=local.build.default_process_type, bom=local.build.bom,
+        launcher=files.LauncherInfo(__version__, "cnb-lifecycle"))
     labels = {files.LIFECYCLE_LABEL: files.labels_json(label),
               files.BUILD_LABEL: files.labels_json(build_label),
               files.PROJECT_LABEL: files.labels_json(local.project),
               **dict(local.build.labels)}
+    if features.exec_env and inputs.exec_env:
+        labels[files.EXEC_ENV_LABEL] = inputs.exec_env
     for key in labels:
         get_logger().debug(f"Adding label '{key}'")
 
@@ -648,8 +651,8 @@ def fill_cache(inputs: ExporterInputs, local: LocalInputs, cache: buildcache.Bui
             if fingerprint is not None:
                 remembered[f"cache:{layer_id}"] = fingerprints.Recorded(fingerprint, sha)
             layers[meta.name] = meta.to_json(sha)
-        entries.append({"key": buildpack.entry.id, "version": buildpack.entry.version,
-                        "layers": layers})
+        entries.append(files.buildpack_entry(buildpack.entry.id, buildpack.entry.version,
+                                             layers, None))
     cache.commit({"buildpacks": entries})
     return remembered
 

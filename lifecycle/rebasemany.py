@@ -20,8 +20,6 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import tomli_w
-
 from lifecycle.backends import open_store
 from lifecycle.backends.base import Access, BackendError, ImageStore
 from lifecycle.cli import run_phase
@@ -158,9 +156,9 @@ def rebase_many(inputs: RebaseManyInputs) -> None:
     if inputs.report_path is not None:
         order = {name: index for index, name in enumerate(unique)}
         ordered = sorted(outcomes, key=lambda outcome: order[outcome.name])
-        document = {"images": [outcome.to_report() for outcome in ordered]}
         try:
-            files.write_atomically(inputs.report_path, tomli_w.dumps(document).encode())
+            files.write_rebase_summary(inputs.report_path,
+                                       [outcome.to_report() for outcome in ordered])
         except OSError as err:
             raise LifecycleError(f"write rebase report '{inputs.report_path}'",
                                  err.strerror or err, ExitCode.REBASE_FAILED) from None

@@ -32,7 +32,7 @@ from lifecycle.image.model import (
     iter_chunks,
     sha256_digest,
 )
-from lifecycle.platform.files import write_atomically
+from lifecycle.jsonio import write_atomically
 from lifecycle.reference import Reference
 
 REF_NAME_ANNOTATION = "org.opencontainers.image.ref.name"

@@ -20,7 +20,7 @@ from lifecycle.image.model import (
     Layer,
     sha256_digest,
 )
-from lifecycle.platform.files import loads_json
+from lifecycle.jsonio import loads_json
 
 DEFAULT_PLATFORM = ("linux", "amd64")
 

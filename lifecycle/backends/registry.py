@@ -50,9 +50,9 @@ from lifecycle.image.model import (
     StoredImage,
     sha256_digest,
 )
+from lifecycle.jsonio import loads_json
 from lifecycle.log import get_logger
 from lifecycle.platform.exits import one_line
-from lifecycle.platform.files import loads_json
 from lifecycle.progress import count_sent
 from lifecycle.reference import Reference, host_and_port, registry_host
 

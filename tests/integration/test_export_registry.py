@@ -67,8 +67,7 @@ def test_run_image_is_the_mirror_on_the_target_registry(
     run_image = label["runImage"]
     assert isinstance(run_image, dict)
     assert run_image["reference"] == f"{registry.host}/{unique}/run@{run_images['digest']}"
-    assert run_image["image"] == run_images["canonical"]
-    assert run_image["mirrors"] == [run_images["mirror"]]
+    assert "image" not in run_image and "mirrors" not in run_image  # only from platform API 0.12
     assert label["stack"] == {"runImage": {"image": run_images["canonical"],
                                            "mirrors": [run_images["mirror"]]}}
     base_diff_ids = skopeo_inspect(chosen, config=True)["rootfs"]["diff_ids"]

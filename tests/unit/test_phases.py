@@ -86,9 +86,9 @@ def test_export_selects_mirror_and_stamps_label(store: MemoryStore, build: Sampl
     label = label_of(store)
     assert list(label) == ["app", "buildpacks", "config", "launcher", "process-types",
                            "runImage", "stack"]
+    # Platform API 0.3 (CNB_PLATFORM_API unset): the names are only in the stack copy.
     assert label["runImage"] == {
-        "topLayer": v1.top_layer, "reference": f"reg.io/run@{v1.digest()}",
-        "image": "canonical.io/run:v1", "mirrors": ["other.io/run:v1", "reg.io/run:v1"]}
+        "topLayer": v1.top_layer, "reference": f"reg.io/run@{v1.digest()}"}
     assert label["stack"] == {"runImage": {"image": "canonical.io/run:v1",
                                            "mirrors": ["other.io/run:v1", "reg.io/run:v1"]}}
     app = store.images[parse_reference(APP).name]
@@ -257,7 +257,8 @@ def test_rebase_scenario_1_uses_recorded_mirror(store: MemoryStore, exported: Im
     label = label_of(store)
     assert label["runImage"]["topLayer"] == v2.top_layer  # type: ignore[index]
     assert label["runImage"]["reference"] == f"reg.io/run@{v2.digest()}"  # type: ignore[index]
-    assert label["runImage"]["mirrors"] == ["other.io/run:v1", "reg.io/run:v1"]  # type: ignore[index]
+    assert label["stack"] == {"runImage": {"image": "canonical.io/run:v1",
+                                           "mirrors": ["other.io/run:v1", "reg.io/run:v1"]}}
     assert rebased.labels["io.buildpacks.stack.version"] == "v2"
     assert (tmp_path / "report.toml").is_file()
     assert rebaser.main([APP]) == 0  # idempotent: same base → same image
@@ -287,6 +288,7 @@ def test_rebase_stack_mismatch_needs_force(store: MemoryStore, exported: Image, 
     assert ("incompatible stack: 'other.stack' is not compatible with 'io.example.stack'; "
             "please provide -force to override") in capsys.readouterr().err
     assert store.images[parse_reference(APP).name] == exported
+    monkeypatch.setenv("CNB_PLATFORM_API", "0.12")  # the first to define -force
     assert rebaser.main(["-force", APP]) == 0
     assert "continuing because of -force" in capsys.readouterr().err
 
@@ -301,6 +303,7 @@ def test_rebase_os_arch_mismatch_needs_force(store: MemoryStore, exported: Image
     assert rebaser.main([APP]) == 72
     assert ("unable to satisfy target os/arch constraints; new run image: linux/arm64, "
             "old run image: linux/amd64") in capsys.readouterr().err
+    monkeypatch.setenv("CNB_PLATFORM_API", "0.12")
     assert rebaser.main(["-force", APP]) == 0
     assert store.images[parse_reference(APP).name].architecture == "arm64"
 
