@@ -42,6 +42,7 @@ from lifecycle.cli import run_phase
 from lifecycle.image import mutate
 from lifecycle.image.model import Image, Layer, StoredImage
 from lifecycle.log import get_logger
+from lifecycle.parallel import export_image_and_cache
 from lifecycle.platform import files
 from lifecycle.platform.exits import ExitCode, LifecycleError, invalid_args
 from lifecycle.platform.inputs import ExporterInputs, resolve_exporter_inputs
@@ -130,11 +131,23 @@ def export_to(store: ImageStore, inputs: ExporterInputs, local: LocalInputs,
                     if stager is not None:
                         stager.finish()
             image, label = compose(inputs, local, run_image, plans, built.layers)
-            save(inputs, store, image, run_image, label)
-            with as_user():
+
+            def save_and_keep_launch_layers() -> None:
+                save(inputs, store, image, run_image, label)
                 if launch_cache is not None:
-                    keep_launch_layers(launch_cache, built.layers.values())
-                cached = export_cache(inputs, local, store, known, workdir)
+                    with as_user():
+                        keep_launch_layers(launch_cache, built.layers.values())
+
+            def cache_as_user() -> dict[str, fingerprints.Recorded]:
+                with as_user():
+                    return export_cache(inputs, local, store, known, workdir)
+
+            cached = export_image_and_cache(
+                save_and_keep_launch_layers, cache_as_user,
+                parallel=inputs.parallel and inputs.features.parallel_export,
+                needs_root=needs_root_to_save(inputs),
+                as_user=as_user if privileges.switching(inputs.uid, inputs.gid) else None)
+            with as_user():
                 known.save({**built.fingerprints, **cached})
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -555,6 +568,15 @@ def save(inputs: ExporterInputs, store: ImageStore, image: Image, run_image: Run
         report_and_check(inputs.report_path, result, inputs.images, inputs.image_names,
                          {"image": run_image.name, "reference": label["runImage"]["reference"],
                           "reason": run_image.reason}, "export", ExitCode.EXPORT_FAILED)
+
+
+def needs_root_to_save(inputs: ExporterInputs) -> str | None:
+    """Why saving the image needs root's IDs, if it does (see :mod:`lifecycle.parallel`)."""
+    if inputs.target.daemon:
+        return "the Docker socket is root's, and the cache is written as the build's user"
+    if inputs.target.layout_dir is not None:
+        return "the layout directory is root's, and the cache is written as the build's user"
+    return None
 
 
 # -- launch cache (daemon) ----------------------------------------------------------------

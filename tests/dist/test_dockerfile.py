@@ -101,6 +101,10 @@ def stand_in_rootfs() -> bytes:
     return out.getvalue()
 
 
+def compact_json(document: object) -> str:
+    return json.dumps(document, separators=(",", ":"))
+
+
 def files_in(client: docker.DockerClient, image: str, path: str) -> dict[str, bytes]:
     """The regular files under ``path`` in ``image``, read from a container never started."""
     container = client.containers.create(image, ["none"])
@@ -119,7 +123,7 @@ def overlaid(dockerd: Dockerd, tmp_path_factory: pytest.TempPathFactory) -> str:
     client = dockerd.client
     client.api.import_image_from_data(
         stand_in_rootfs(), repository=STAND_IN.rpartition(":")[0], tag="0.20.0",
-        changes=[f"LABEL io.buildpacks.lifecycle.apis={json.dumps(STAND_IN_APIS)}",
+        changes=[f"LABEL io.buildpacks.lifecycle.apis='{compact_json(STAND_IN_APIS)}'",
                  "LABEL io.buildpacks.lifecycle.version=0.20.0", "WORKDIR /layers"])
     build_base = import_rootfs(client, debootstrap_rootfs(
         ("python3", "python3-pip", "python3-venv", "libpython3.11", "binutils"),

@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import tarfile
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,30 @@ def test_a_cache_image_layer_that_is_not_its_diff_id_is_rebuilt(
     with layer.source.open_blob(layer.digest) as stream:
         assert tar_digest(stream, layer.compressed) == sha
     store.close()
+
+
+@pytest.mark.registry
+def test_parallel_exports_the_image_and_the_cache_image_together(
+        registries: Registries, build: SampleBuild, tmp_path: Path, unique: str) -> None:
+    """-parallel at platform API 0.13: one store, two writers at once, both complete."""
+    run = f"{registries.one.host}/{unique}/run:v1"
+    publish_run_image(tmp_path, [run])
+    run_toml = tmp_path / "run.toml"
+    run_toml.write_text(f'[[images]]\nimage = "{run}"\nmirrors = []\n')
+    app, cache_image = (f"{registries.one.host}/{unique}/app:latest",
+                        f"{registries.one.host}/{unique}/cache:build")
+    args = ["-parallel", "-cache-image", cache_image, "-run", str(run_toml), "-layers",
+            str(build.layers_dir), "-app", str(build.app_dir), "-group", str(build.group_path),
+            "-report", str(tmp_path / "report.toml"), app]
+    result = run_phase("exporter", *args, env={"CNB_PLATFORM_API": "0.13"})
+    assert result.code == 0, result.output
+    assert f"Adding cache layer '{CACHED}'" in result.stdout
+    report = tomllib.loads((tmp_path / "report.toml").read_text())
+    assert report["image"]["tags"] == [app]
+    config = skopeo_inspect(cache_image, config=True)
+    assert config["rootfs"]["diff_ids"] == [
+        cache_sha(json.loads(config["config"]["Labels"][CACHE_LABEL]))]
+    assert skopeo_inspect(app, config=True)["config"]["Env"]
+
+    too_old = run_phase("exporter", *args, env={"CNB_PLATFORM_API": "0.12"})
+    assert too_old.code == 2 and "-parallel" in too_old.stderr
