@@ -96,6 +96,13 @@ def tar_digest(stream: BinaryIO, compressed: bool) -> str:
     return f"sha256:{digest.hexdigest()}"
 
 
+def previous_sbom_sha(metadata: Mapping[str, Any]) -> str | None:
+    """The cache SBOM layer's diffID in cache metadata (platform API 0.8 on), if any."""
+    recorded = metadata.get("sbom")
+    sha = recorded.get("sha") if isinstance(recorded, dict) else None
+    return sha if isinstance(sha, str) else None
+
+
 class _IntactLayers:
     """Which cached layers hash to their diffIDs, each read at most once per export."""
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lifecycle import __version__, archive, buildcache, fingerprints, privileges, progress
+from lifecycle import __version__, archive, buildcache, fingerprints, privileges, progress, sbom
 from lifecycle.backends import open_store
 from lifecycle.backends.base import (
     AccessDenied,
@@ -45,7 +45,11 @@ from lifecycle.log import get_logger
 from lifecycle.parallel import export_image_and_cache
 from lifecycle.platform import files
 from lifecycle.platform.exits import ExitCode, LifecycleError, invalid_args
-from lifecycle.platform.inputs import ExporterInputs, resolve_exporter_inputs
+from lifecycle.platform.inputs import (
+    DEFAULT_LAUNCHER_SBOM_DIR,
+    ExporterInputs,
+    resolve_exporter_inputs,
+)
 from lifecycle.reference import ReferenceError, parse_reference
 from lifecycle.runimage import select_run_image
 from lifecycle.saving import report_and_check, save_image
@@ -102,6 +106,8 @@ def export(inputs: ExporterInputs) -> None:
     except OSError as err:
         logger.warning(f"Cannot prepare the cache directories: {err.strerror or err}")
     with as_user():
+        if inputs.features.lifecycle_sboms:
+            copy_lifecycle_sboms(inputs)
         local = read_local_inputs(inputs)
     with closing(open_store(inputs.target)) as store:
         export_to(store, inputs, local, as_user)
@@ -154,6 +160,16 @@ def export_to(store: ImageStore, inputs: ExporterInputs, local: LocalInputs,
 
 
 # -- 1. local inputs -------------------------------------------------------------------------
+
+def copy_lifecycle_sboms(inputs: ExporterInputs) -> None:
+    """The lifecycle's and the launcher's SBOM files into ``<layers>/sbom`` (0.11 on)."""
+    try:
+        sbom.copy_lifecycle_sboms(inputs.layers_dir, inputs.launcher_sbom_dir,
+                                  DEFAULT_LAUNCHER_SBOM_DIR)
+    except OSError as err:
+        raise LifecycleError(f"copy the launcher's SBOM files from '{inputs.launcher_sbom_dir}'",
+                             err.strerror or err, ExitCode.EXPORT_FAILED) from None
+
 
 def read_local_inputs(inputs: ExporterInputs) -> LocalInputs:
     for what, directory in (("layers", inputs.layers_dir), ("app", inputs.app_dir)):
@@ -321,10 +337,11 @@ class LayerPlans:
     launcher: PlannedLayer
     config: PlannedLayer
     process_types: PlannedLayer | None
+    sbom: PlannedLayer | None = None   # <layers>/sbom/launch (0.8 on), after the buildpacks'
 
     def in_order(self) -> list[PlannedLayer]:
         return [*(planned for _, layers in self.buildpacks for _, planned in layers),
-                *self.app, self.launcher, self.config,
+                *([self.sbom] if self.sbom else []), *self.app, self.launcher, self.config,
                 *([self.process_types] if self.process_types else [])]
 
 
@@ -355,7 +372,8 @@ class LayerPlanner:
                                     self._previous_sha("config"),
                                     archive.dir_plan(inputs.layers_dir / "config", inputs.uid,
                                                      inputs.gid, self._warn_skipped)),
-                process_types=self.process_types(local.build.processes))
+                process_types=self.process_types(local.build.processes),
+                sbom=self.launch_sbom())
         except archive.ArchiveError as err:
             raise LifecycleError("export", err, ExitCode.EXPORT_FAILED) from None
 
@@ -403,6 +421,15 @@ class LayerPlanner:
             PlannedLayer(f"slice-{index}", "Application Layer" if len(plans) == 1
                          else f"Application Slice: {index}", previous_shas, plan=layer_plan)
             for index, layer_plan in enumerate(plans, start=1))
+
+    def launch_sbom(self) -> PlannedLayer | None:
+        """The launch SBOM layer, when this platform API has one and the build left it."""
+        directory = sbom.sbom_dir(self.inputs.layers_dir, "launch")
+        if not self.inputs.features.sbom_layers or directory is None:
+            return None
+        return PlannedLayer(sbom.LAUNCH_SBOM_ID, sbom.SBOM_HISTORY, self._previous_sha("sbom"),
+                            archive.dir_plan(directory, self.inputs.uid, self.inputs.gid,
+                                             self._warn_skipped))
 
     def process_types(self, processes: Sequence[files.Process]) -> PlannedLayer | None:
         types = [process.type for process in processes]
@@ -518,7 +545,7 @@ def compose(inputs: ExporterInputs, local: LocalInputs, run_image: RunImage,
     base = run_image.stored.image
     features = inputs.features
     label = files.lifecycle_label(
-        features, app=[sha(planned) for planned in plans.app], sbom=None,
+        features, app=[sha(planned) for planned in plans.app], sbom=sha(plans.sbom) or None,
         buildpacks=buildpacks, config=sha(plans.config), launcher=sha(plans.launcher),
         process_types=sha(plans.process_types),
         run_image=files.RecordedRunImage(base.top_layer, run_image.stored.reference,
@@ -639,8 +666,32 @@ def export_cache(inputs: ExporterInputs, local: LocalInputs, store: ImageStore,
 def fill_cache(inputs: ExporterInputs, local: LocalInputs, cache: buildcache.BuildCache,
                known: fingerprints.LayerFingerprints) -> dict[str, fingerprints.Recorded]:
     logger = get_logger()
-    previous = buildcache.previous_shas(cache.metadata())
+    metadata = cache.metadata()
+    previous = buildcache.previous_shas(metadata)
     remembered: dict[str, fingerprints.Recorded] = {}
+
+    def cache_layer(layer_id: str, directory: Path, previous_sha: str | None) -> str:
+        plan = archive.dir_plan(directory, inputs.uid, inputs.gid,
+                                lambda path, why: logger.warning(f"Skipping '{path}': {why}"))
+        fingerprint = plan.fingerprint()
+        unchanged = known.diff_id(f"cache:{layer_id}", fingerprint)
+        if unchanged is not None and unchanged == previous_sha \
+                and cache.has_layer(unchanged):
+            sha = unchanged
+        else:
+            layer = cache.write_layer(plan)
+            sha = layer.diff_id
+            if sha != previous_sha or not cache.has_layer(sha):
+                logger.info(f"Adding cache layer '{layer_id}'")
+                cache.add(layer)
+        if sha == previous_sha and cache.has_layer(sha):
+            logger.info(f"Reusing cache layer '{layer_id}'")
+            cache.reuse(sha)
+        logger.debug(f"Layer '{layer_id}' SHA: {sha}")
+        if fingerprint is not None:
+            remembered[f"cache:{layer_id}"] = fingerprints.Recorded(fingerprint, sha)
+        return sha
+
     entries = []
     for buildpack in local.buildpacks:
         layers: dict[str, Any] = {}
@@ -652,30 +703,17 @@ def fill_cache(inputs: ExporterInputs, local: LocalInputs, cache: buildcache.Bui
                 logger.warning(f"Not caching layer '{layer_id}': it is cache=true but has no "
                                "contents")
                 continue
-            plan = archive.dir_plan(buildpack.directory / meta.name, inputs.uid, inputs.gid,
-                                    lambda path, why: logger.warning(f"Skipping '{path}': {why}"))
-            fingerprint = plan.fingerprint()
-            previous_sha = previous.get((buildpack.entry.id, meta.name))
-            unchanged = known.diff_id(f"cache:{layer_id}", fingerprint)
-            if unchanged is not None and unchanged == previous_sha \
-                    and cache.has_layer(unchanged):
-                sha = unchanged
-            else:
-                layer = cache.write_layer(plan)
-                sha = layer.diff_id
-                if sha != previous_sha or not cache.has_layer(sha):
-                    logger.info(f"Adding cache layer '{layer_id}'")
-                    cache.add(layer)
-            if sha == previous_sha and cache.has_layer(sha):
-                logger.info(f"Reusing cache layer '{layer_id}'")
-                cache.reuse(sha)
-            logger.debug(f"Layer '{layer_id}' SHA: {sha}")
-            if fingerprint is not None:
-                remembered[f"cache:{layer_id}"] = fingerprints.Recorded(fingerprint, sha)
+            sha = cache_layer(layer_id, buildpack.directory / meta.name,
+                              previous.get((buildpack.entry.id, meta.name)))
             layers[meta.name] = meta.to_json(sha)
-        entries.append(files.buildpack_entry(buildpack.entry.id, buildpack.entry.version,
-                                             layers, None))
-    cache.commit({"buildpacks": entries})
+        entries.append({"key": buildpack.entry.id, "version": buildpack.entry.version,
+                        "layers": layers})
+    committed: dict[str, Any] = {"buildpacks": entries}
+    sbom_dir = sbom.sbom_dir(inputs.layers_dir, "cache")
+    if inputs.features.sbom_layers and sbom_dir is not None:
+        committed["sbom"] = {"sha": cache_layer(sbom.CACHE_SBOM_ID, sbom_dir,
+                                                buildcache.previous_sbom_sha(metadata))}
+    cache.commit(committed)
     return remembered
 
 
