@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -44,6 +45,7 @@ from lifecycle.image.model import Image, Layer, StoredImage
 from lifecycle.log import get_logger
 from lifecycle.parallel import export_image_and_cache
 from lifecycle.platform import files
+from lifecycle.platform.api import Features
 from lifecycle.platform.exits import ExitCode, LifecycleError, invalid_args
 from lifecycle.platform.inputs import (
     DEFAULT_LAUNCHER_SBOM_DIR,
@@ -51,7 +53,7 @@ from lifecycle.platform.inputs import (
     resolve_exporter_inputs,
 )
 from lifecycle.reference import ReferenceError, parse_reference
-from lifecycle.runimage import select_run_image
+from lifecycle.runimage import choose_run_image, names_contain, same_repository
 from lifecycle.saving import report_and_check, save_image
 
 LAUNCHER_ID = "buildpacksio/lifecycle:launcher"
@@ -83,8 +85,11 @@ class LocalInputs:
     build: files.BuildMetadata
     project: dict[str, Any]
     launcher: Path
-    entrypoint: str
+    launcher_info: files.LauncherInfo
+    entrypoint: Entrypoint
     analyzed: files.Analyzed | None
+    run_images: RunImageFile
+    build_bom: tuple[dict[str, Any], ...]   # report.toml [build] bom (platform API 0.5-0.8)
 
 
 @dataclass(frozen=True)
@@ -115,7 +120,7 @@ def export(inputs: ExporterInputs) -> None:
 
 def export_to(store: ImageStore, inputs: ExporterInputs, local: LocalInputs,
               as_user: Callable[[], AbstractContextManager[None]]) -> None:
-    run_image = resolve_run_image(inputs, store)
+    run_image = resolve_run_image(inputs, store, local)
     previous = read_previous_label(inputs, store, local.analyzed)
 
     with as_user():
@@ -139,7 +144,7 @@ def export_to(store: ImageStore, inputs: ExporterInputs, local: LocalInputs,
             image, label = compose(inputs, local, run_image, plans, built.layers)
 
             def save_and_keep_launch_layers() -> None:
-                save(inputs, store, image, run_image, label)
+                save(inputs, store, image, run_image, label, local)
                 if launch_cache is not None:
                     with as_user():
                         keep_launch_layers(launch_cache, built.layers.values())
@@ -182,13 +187,19 @@ def read_local_inputs(inputs: ExporterInputs) -> LocalInputs:
                         files.read_store(inputs.layers_dir / entry.escaped_id))
         for entry in group)
     build = files.read_build_metadata(inputs.layers_dir / "config" / "metadata.toml")
+    launcher = launcher_file(inputs)
     return LocalInputs(
         buildpacks=buildpacks,
         build=build,
         project=files.read_project_metadata(inputs.project_metadata_path),
-        launcher=launcher_file(inputs),
-        entrypoint=entrypoint_for(inputs.process_type, build),
+        launcher=launcher,
+        launcher_info=launcher_info(launcher),
+        entrypoint=entrypoint_for(inputs.process_type, build, inputs.features),
         analyzed=files.read_analyzed(inputs.analyzed_path),
+        run_images=read_run_image_file(inputs),
+        build_bom=tuple(entry for bp in buildpacks if inputs.features.report_build_bom
+                        for entry in files.read_build_bom(bp.directory, bp.entry.id,
+                                                          bp.entry.version)),
     )
 
 
@@ -206,54 +217,125 @@ def launcher_file(inputs: ExporterInputs) -> Path:
     raise invalid_args(f"read launcher '{inputs.launcher_path}'", "not a file")
 
 
-def entrypoint_for(process_type: str | None, build: files.BuildMetadata) -> str:
+@dataclass(frozen=True)
+class Entrypoint:
+    path: str                       # the image's single ENTRYPOINT
+    process_type_env: str | None    # CNB_PROCESS_TYPE for the launcher (platform API 0.3)
+
+
+def launcher_info(launcher: Path) -> files.LauncherInfo:
+    """What the build label says of the launcher in the image: ours, or what the
+    ``launcher.toml`` beside another launcher says, else nothing (an unknown launcher)."""
+    if launcher == BUNDLED_LAUNCHER or _same_bytes(launcher, BUNDLED_LAUNCHER):
+        return files.LauncherInfo(__version__, "cnb-lifecycle")
+    described = files.read_launcher_info(launcher.with_name("launcher.toml"))
+    if described is None:
+        get_logger().debug(f"No launcher.toml beside '{launcher}': the build label names no "
+                           "launcher version")
+    return described or files.LauncherInfo()
+
+
+def _same_bytes(first: Path, second: Path) -> bool:
+    try:
+        return first.stat().st_size == second.stat().st_size and \
+            first.read_bytes() == second.read_bytes()
+    except OSError:
+        return False
+
+
+def entrypoint_for(process_type: str | None, build: files.BuildMetadata,
+                   features: Features) -> Entrypoint:
+    """The entry point each platform API asks for: the launcher with ``CNB_PROCESS_TYPE``
+    (0.3); ``/cnb/process/<type>`` for ``-process-type``, else the only process (0.4, 0.5);
+    ``-process-type`` (unknown: a failure), else metadata.toml's default (0.6 on)."""
     types = [process.type for process in build.processes]
-    if process_type:
-        if process_type not in types:
+    logger = get_logger()
+    if process_type and process_type not in types:
+        if features.buildpack_default_process or not features.process_entrypoints:
             raise LifecycleError("export", f"tried to set {process_type} to default but it "
                                  f"doesn't exist (processes: {types})", ExitCode.EXPORT_FAILED)
-        get_logger().info(f"Setting default process type '{process_type}'")
-        return f"/cnb/process/{process_type}"
-    if build.default_process_type:
-        return f"/cnb/process/{build.default_process_type}"
-    get_logger().info("no default process type")
-    return LAUNCHER_IN_IMAGE
+        logger.warning(f"Process type '{process_type}' does not exist (processes: {types}); "
+                       "not setting it as the default")
+        process_type = None
+    if process_type:
+        logger.info(f"Setting default process type '{process_type}'")
+        if not features.process_entrypoints:
+            return Entrypoint(LAUNCHER_IN_IMAGE, process_type)
+        return Entrypoint(f"/cnb/process/{process_type}", None)
+    default = build.default_process_type if features.buildpack_default_process else \
+        types[0] if features.process_entrypoints and len(types) == 1 else ""
+    if default:
+        return Entrypoint(f"/cnb/process/{default}", None)
+    logger.info("no default process type")
+    return Entrypoint(LAUNCHER_IN_IMAGE, None)
 
 
 # -- 2. run image and previous image ---------------------------------------------------------
 
-def run_image_names(inputs: ExporterInputs) -> tuple[Path, files.RunImageMetadata]:
-    """The file that names the run image and its mirrors at this platform API, and what it
-    names: run.toml's first ``[[images]]`` from 0.12, else stack.toml's ``[run-image]``."""
+@dataclass(frozen=True)
+class RunImageFile:
+    """run.toml (platform API 0.12 on) or stack.toml (before): the run images a builder
+    offers, each with its mirrors."""
+
+    path: Path
+    what: str                                           # "run file" or "stack file"
+    key: str                                            # where the file names an image
+    images: tuple[files.RunImageMetadata, ...] | None   # None: the file does not exist
+
+    def names_for(self, name: str) -> files.RunImageMetadata:
+        """The entry that has ``name`` as its image or a mirror, else the first entry."""
+        entries = self.images or ()
+        matching = [entry for entry in entries if name and names_contain(entry.candidates, name)]
+        return (matching or [*entries, files.RunImageMetadata()])[0]
+
+    def why_empty(self) -> str:
+        if self.images is None:
+            return f"{self.what} '{self.path}' does not exist"
+        return f"{self.what} '{self.path}' has no '{self.key}'"
+
+
+def read_run_image_file(inputs: ExporterInputs) -> RunImageFile:
     if inputs.features.run_toml:
-        images = files.read_run(inputs.run_path) or ()
-        return inputs.run_path, images[0] if images else files.RunImageMetadata()
-    return inputs.stack_path, files.read_stack(inputs.stack_path) or files.RunImageMetadata()
+        return RunImageFile(inputs.run_path, "run file", "[[images]] image",
+                            files.read_run(inputs.run_path))
+    stack = files.read_stack(inputs.stack_path)
+    return RunImageFile(inputs.stack_path, "stack file", "[run-image] image",
+                        None if stack is None else (stack,) if stack.image else ())
 
 
-def resolve_run_image(inputs: ExporterInputs, store: ImageStore) -> RunImage:
+_IMAGE_ID = re.compile(r"(sha256:)?[0-9a-f]{64}")
+
+
+def resolve_run_image(inputs: ExporterInputs, store: ImageStore, local: LocalInputs) -> RunImage:
+    """The run image: named by analyzed.toml from platform API 0.7 (an explicit run image
+    must agree), else given explicitly, else chosen from the run or stack file's image and
+    mirrors by the target registry (our mirror selection, at every version)."""
     logger = get_logger()
-    names_path, recorded = run_image_names(inputs)
-    if inputs.run_image:
-        name, reason = inputs.run_image, "given with -run-image"
+    names = local.run_images
+    analyzed = local.analyzed.run_image if local.analyzed is not None and \
+        inputs.features.exporter_run_image_from_analyzed else None
+    if analyzed is not None:
+        check_explicit_run_image(inputs, analyzed)
+        name = analyzed_run_image_name(analyzed, inputs.target.kind)
+        reason = f"named by '{inputs.analyzed_path}' ([run-image] reference)"
+        recorded = names.names_for(analyzed.image or name)
+        logger.info(f"Using run image '{name}' ({reason})")
+    elif inputs.run_image:
+        name, reason = inputs.run_image, f"given with {inputs.shared.run_image_origin}"
+        recorded = names.names_for(name)
         logger.info(f"Using run image '{name}' ({reason})")
     else:
+        recorded = names.names_for("")
         if not recorded.image:
-            raise invalid_args(
-                "parse arguments",
-                f"-run-image is required when there is no stack metadata available "
-                f"(no run image in '{names_path}')")
-        target = inputs.images[0].registry
-        logger.info(f"Selecting run image for registry '{target}' from "
-                    f"'{names_path}' ({len(recorded.candidates)} candidates):")
-        choice = select_run_image(recorded.candidates, target, store.check_read_access)
-        for line in choice.explanation():
-            logger.info(line)
-        if choice.image is None:
-            raise invalid_args("select run image",
-                               f"no run image is readable: {choice.rejections()}")
+            unnamed = (f"; '{inputs.analyzed_path}' names no run image ([run-image] reference)"
+                       if inputs.features.exporter_run_image_from_analyzed else "")
+            raise invalid_args("parse arguments", "-run-image is required when there is no "
+                               f"run image metadata available: {names.why_empty()}{unnamed}")
+        choice = choose_run_image(recorded.candidates, inputs.images[0].registry,
+                                  store.check_read_access, f"'{names.path}'",
+                                  ExitCode.INVALID_ARGS, logger)
+        assert choice.image is not None
         name, reason = choice.image, choice.reason
-        logger.info(f"Selected run image '{name}': {reason}")
     try:
         stored = store.read(parse_reference(name))
     except ReferenceError as err:
@@ -263,6 +345,30 @@ def resolve_run_image(inputs: ExporterInputs, store: ImageStore) -> RunImage:
     except BackendError as err:
         raise LifecycleError(f"access run image '{name}'", err, ExitCode.EXPORT_FAILED) from None
     return RunImage(stored, name, reason, recorded)
+
+
+def analyzed_run_image_name(analyzed: files.AnalyzedRunImage, target_kind: str) -> str:
+    """What to read: the reference the analyzer resolved (a digest reference, or an image ID
+    in the daemon), unless it is a path into a layout, which is read by its name."""
+    if target_kind == "layout" and analyzed.image:
+        return analyzed.image
+    return analyzed.reference
+
+
+def check_explicit_run_image(inputs: ExporterInputs, analyzed: files.AnalyzedRunImage) -> None:
+    """From platform API 0.7 the run image is analyzed.toml's; a run image also given with a
+    flag or CNB_RUN_IMAGE must be the same image (any tag or digest of its repository)."""
+    explicit = inputs.run_image
+    named = [text for text in (analyzed.image, analyzed.reference)
+             if text and not _IMAGE_ID.fullmatch(text)]
+    if not explicit or not named or any(same_repository(explicit, text) for text in named):
+        return
+    raise invalid_args(
+        "resolve inputs",
+        f"'{inputs.analyzed_path}' names the run image '{named[0]}' but "
+        f"{inputs.shared.run_image_origin} names '{explicit}'; from platform API 0.7 the run "
+        f"image comes from analyzed.toml, so give {inputs.shared.run_image_origin} the same "
+        "image or leave it out")
 
 
 def read_previous_label(inputs: ExporterInputs, store: ImageStore,
@@ -558,7 +664,7 @@ def compose(inputs: ExporterInputs, local: LocalInputs, run_image: RunImage,
                     for bp in local.buildpacks],
         processes=local.build.processes,
         default_process_type=local.build.default_process_type, bom=local.build.bom,
-        launcher=files.LauncherInfo(__version__, "cnb-lifecycle"))
+        launcher=local.launcher_info)
     labels = {files.LIFECYCLE_LABEL: files.labels_json(label),
               files.BUILD_LABEL: files.labels_json(build_label),
               files.PROJECT_LABEL: files.labels_json(local.project),
@@ -572,29 +678,36 @@ def compose(inputs: ExporterInputs, local: LocalInputs, run_image: RunImage,
     image = mutate.append_layers(
         base, [(built[planned], planned.history) for planned in plans.in_order()],
         inputs.created)
-    image = mutate.set_env(image, {
+    env = {
         "CNB_LAYERS_DIR": str(inputs.layers_dir),
         "CNB_APP_DIR": str(inputs.app_dir),
         "CNB_PLATFORM_API": inputs.platform_api,
         "CNB_DEPRECATION_MODE": "quiet",
         "PATH": "/cnb/process:/cnb/lifecycle" + (f":{base_path}" if base_path else ""),
-    })
-    image = mutate.set_runtime_config(image, WorkingDir=str(inputs.app_dir),
-                                      Entrypoint=[local.entrypoint], Cmd=None)
+    }
+    if local.entrypoint.process_type_env:
+        env["CNB_PROCESS_TYPE"] = local.entrypoint.process_type_env
+    image = mutate.set_env(image, env)
+    image = mutate.set_runtime_config(
+        image, Entrypoint=[local.entrypoint.path], Cmd=None,
+        **({"WorkingDir": str(inputs.app_dir)} if features.working_dir_is_app else {}))
     image = mutate.set_labels(image, labels)
+    if not features.history:
+        image = mutate.without_history_texts(image)
     return mutate.set_created(image, inputs.created), label
 
 
 # -- 5. save and report ----------------------------------------------------------------------
 
 def save(inputs: ExporterInputs, store: ImageStore, image: Image, run_image: RunImage,
-         label: dict[str, Any]) -> None:
+         label: dict[str, Any], local: LocalInputs) -> None:
     result = save_image(store, image, inputs.images, inputs.image_names, "export",
                         ExitCode.EXPORT_FAILED)
     with privileges.as_user(inputs.uid, inputs.gid):
         report_and_check(inputs.report_path, result, inputs.images, inputs.image_names,
                          {"image": run_image.name, "reference": label["runImage"]["reference"],
-                          "reason": run_image.reason}, "export", ExitCode.EXPORT_FAILED)
+                          "reason": run_image.reason}, "export", ExitCode.EXPORT_FAILED,
+                         inputs.features, local.build_bom)
 
 
 def needs_root_to_save(inputs: ExporterInputs) -> str | None:

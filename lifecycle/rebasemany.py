@@ -2,11 +2,12 @@
 
     rebase-many [flags] <image-list-file | ->
 
-Every image gets the rebaser's mirror selection (Scenario 1) or the given ``-run-image``
-(Scenario 2) and the rebaser's checks. The images share one store, so one connection pool, and
-a run image is read (and its access checked) once for the whole batch. One line per image and
-a summary are printed; a failed image does not stop the others, and the command exits 72 if
-any failed. ``-report`` writes every image's outcome to a TOML file, atomically.
+Every image gets the rebaser's mirror selection from its label, or the given ``-run-image``,
+and the rebaser's checks at the platform API in ``CNB_PLATFORM_API``. The images share one
+store, so one connection pool, and a run image is read (and its access checked) once for the
+whole batch. One line per image and a summary are printed; a failed image does not stop the
+others, and the command exits 72 if any failed. ``-report`` writes every image's outcome to a
+TOML file, atomically.
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ def rebase_one(store: ImageStore, name: str, inputs: RebaseManyInputs) -> Outcom
     except ReferenceError as err:
         return Outcome(name, error=f"failed to parse image '{name}': {err}")
     request = RebaseRequest(app=ref, images=(ref,), names=(name,), run_image=inputs.run_image,
-                            force=inputs.force)
+                            force=inputs.force, features=inputs.features)
     try:
         rebased = rebase_image(store, request, item_logger(name))
     except LifecycleError as err:

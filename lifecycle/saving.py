@@ -16,6 +16,7 @@ from lifecycle.backends.base import BackendError, ImageStore
 from lifecycle.image.model import Image, SaveResult
 from lifecycle.log import get_logger
 from lifecycle.platform import files
+from lifecycle.platform.api import Features
 from lifecycle.platform.exits import ExitCode, LifecycleError
 from lifecycle.reference import Reference
 
@@ -49,8 +50,10 @@ def failure(result: SaveResult, name: str, ref: Reference) -> str | None:
 
 def report_and_check(report_path: Path, result: SaveResult, refs: Sequence[Reference],
                      names: Sequence[str], run_image: Mapping[str, Any], action: str,
-                     code: ExitCode) -> None:
-    """Write report.toml (atomically), then fail if any name could not be saved."""
+                     code: ExitCode, features: Features,
+                     build_bom: Sequence[Mapping[str, Any]] = ()) -> None:
+    """Write report.toml (atomically) in the shape of the platform API, then fail if any
+    name could not be saved."""
     saved = [name for name, ref in zip(names, refs, strict=True)
              if failure(result, name, ref) is None]
     image: dict[str, Any] = {"tags": saved}
@@ -58,10 +61,11 @@ def report_and_check(report_path: Path, result: SaveResult, refs: Sequence[Refer
         image["digest"] = result.digest
     if result.image_id:
         image["image-id"] = result.image_id.removeprefix("sha256:")
-    if result.manifest_size:
+    if result.manifest_size and features.report_manifest_size:
         image["manifest-size"] = result.manifest_size
     try:
-        files.write_report(report_path, image, run_image)
+        files.write_report(report_path, image, run_image,
+                           build_bom if features.report_build_bom else None)
     except OSError as err:
         raise LifecycleError(f"write {action} report '{report_path}'", err.strerror or err,
                              code) from None

@@ -28,6 +28,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import shutil
 import tarfile
 import tempfile
@@ -73,8 +74,21 @@ _BLOCK = tarfile.BLOCKSIZE
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
+_IMAGE_ID_HEX = re.compile(r"[0-9a-f]{64}")
+
+
 def daemon_name(ref: Reference) -> str:
-    """The name the daemon knows ``ref`` by (Docker Hub names are written short)."""
+    """The name the daemon knows ``ref`` by (Docker Hub names are written short).
+
+    Docker reserves 64-hex names for image IDs, so ``<hex>`` and ``sha256:<hex>`` (which
+    parse as Docker Hub names) are the image ID they are: that is how an analyzer records
+    a run image in the daemon.
+    """
+    if ref.registry == DEFAULT_REGISTRY and ref.digest is None:
+        for hex_id in ((ref.repository,) if ref.tag in (None, "latest") else ()) + \
+                ((ref.tag or "",) if ref.repository == "sha256" else ()):
+            if _IMAGE_ID_HEX.fullmatch(hex_id):
+                return f"sha256:{hex_id}"
     repository = ref.repository_str if ref.registry == DEFAULT_REGISTRY else ref.context
     return f"{repository}@{ref.digest}" if ref.digest else f"{repository}:{ref.identifier}"
 

@@ -86,6 +86,15 @@ def set_created(image: Image, created: str) -> Image:
     return replace(image, config=config)
 
 
+def without_history_texts(image: Image) -> Image:
+    """History entries with only their creation time, as images of platform APIs before 0.12
+    have them (what created each layer is not recorded)."""
+    config = image.mutable_config()
+    config["history"] = [{"created": entry.get("created", NORMALIZED_TIME)}
+                         for entry in _layer_history(image)]
+    return replace(image, config=config)
+
+
 def rebase(app: Image, old_top_layer: str, new_base: Image) -> Image:
     """Put ``app``'s layers above ``old_top_layer`` onto ``new_base``.
 

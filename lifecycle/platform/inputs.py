@@ -84,6 +84,7 @@ class SharedInputs:
     target: Target
     log: LogSettings
     run_image: str | None = None          # explicit -run-image (any spelling) or CNB_RUN_IMAGE
+    run_image_origin: str = ""            # where it came from, for messages: "-image", ...
     images: tuple[Reference, ...] = ()    # output image first, then additional tags (parsed)
     image_names: tuple[str, ...] = ()     # the same names exactly as given (report, output)
     previous_image: Reference | None = None  # -previous-image; None = the output image
@@ -373,7 +374,7 @@ def resolve_rebase_many_inputs(argv: Sequence[str], environ: Mapping[str, str],
                            f"{jobs} is not between 1 and {MAX_REBASE_JOBS}")
     image_list = flags.positionals[0]
     return RebaseManyInputs(
-        shared=SharedInputs(platform_api, target, log, run_image=_run_image(flags)),
+        shared=SharedInputs(platform_api, target, log, *_run_image(flags)),
         image_list=image_list if image_list == "-" else str(_absolute(image_list, cwd)),
         force=flags.boolean("force"),
         jobs=jobs,
@@ -420,7 +421,7 @@ def _resolve_shared(flags: ParsedFlags, platform_api: PlatformAPI, cwd: Path) ->
                        for name, image in zip(names, images, strict=True))
         raise invalid_args("parse arguments",
                            f"exporting to multiple registries is unsupported: {on}")
-    run_image = _run_image(flags)
+    run_image, run_image_origin = _run_image(flags)
     warnings = tuple(
         f"unconsumed flag-like positional arg: {name} (flags must come before the first image "
         "argument; it is treated as an image name)"
@@ -430,6 +431,7 @@ def _resolve_shared(flags: ParsedFlags, platform_api: PlatformAPI, cwd: Path) ->
         target=target,
         log=log,
         run_image=run_image,
+        run_image_origin=run_image_origin,
         images=images,
         image_names=names,
         previous_image=_optional_reference(flags, "previous-image"),
@@ -439,12 +441,15 @@ def _resolve_shared(flags: ParsedFlags, platform_api: PlatformAPI, cwd: Path) ->
     )
 
 
-def _run_image(flags: ParsedFlags) -> str | None:
+def _run_image(flags: ParsedFlags) -> tuple[str | None, str]:
+    """The explicit run image, if any, and where it came from (a flag or CNB_RUN_IMAGE)."""
     _check_alias_conflict(flags, "run-image", _RUN_IMAGE_CONFLICT)
     run_image = flags.string("run-image") or None
-    if run_image is not None:
-        _reference(run_image, flags.origin("run-image"))
-    return run_image
+    if run_image is None:
+        return None, ""
+    origin = flags.origin("run-image")
+    _reference(run_image, origin)
+    return run_image, origin
 
 
 def _log_settings(flags: ParsedFlags) -> LogSettings:

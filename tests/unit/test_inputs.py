@@ -586,7 +586,8 @@ def test_pack_0_12_daemon_invocation(tmp_path: Path) -> None:
     expected = replace(
         default,
         shared=replace(default.shared, images=(parse_reference("my-app"),),
-                       image_names=("my-app",), run_image="cnbs/run:bionic", uid=1000,
+                       image_names=("my-app",), run_image="cnbs/run:bionic",
+                       run_image_origin="-run-image", uid=1000,
                        gid=1000, target=Target(daemon=True), log=LogSettings(level="debug"),
                        warnings=()),
         stack_path=Path("/layers/stack.toml"),

@@ -22,6 +22,7 @@ from lifecycle.jsonio import loads_json
 from lifecycle.platform.api import Features
 from lifecycle.platform.exits import ExitCode, LifecycleError
 from lifecycle.platform.files.build_metadata import Process
+from lifecycle.platform.files.launcher import LauncherInfo
 from lifecycle.platform.files.run import RunImageMetadata
 
 LIFECYCLE_LABEL = "io.buildpacks.lifecycle.metadata"
@@ -98,16 +99,21 @@ class LifecycleLabel:
                          if isinstance(e, Mapping) and isinstance(e.get("sha"), str))
 
     def with_run_image(self, top_layer: str, reference: str,
-                       recorded: RunImageMetadata | None = None) -> dict[str, Any]:
-        """The label after a rebase; ``recorded`` replaces the recorded image and mirrors."""
+                       recorded: RunImageMetadata | None, features: Features) -> dict[str, Any]:
+        """The label after a rebase; ``recorded`` replaces the recorded image and mirrors.
+
+        They go into ``stack.runImage`` at every version, and into ``runImage`` where the
+        version writes names there (0.12 on) or the label already has them.
+        """
         document = copy.deepcopy(dict(self.document))
         run_image = dict(document.get("runImage") or {})
         run_image["topLayer"] = top_layer
         run_image["reference"] = reference
         if recorded is not None:
-            run_image.pop("image", None)
-            run_image.pop("mirrors", None)
-            run_image.update(recorded.to_json())
+            if features.label_run_image_names or "image" in run_image:
+                run_image.pop("image", None)
+                run_image.pop("mirrors", None)
+                run_image.update(recorded.to_json())
             document["stack"] = {"runImage": recorded.to_json()}
         document["runImage"] = run_image
         return dict(document)
@@ -151,19 +157,6 @@ def buildpack_entry(buildpack_id: str, version: str, layers: Mapping[str, Any],
     if store is not None:
         entry["store"] = dict(store)
     return entry
-
-
-@dataclass(frozen=True)
-class LauncherInfo:
-    """The launcher in the image, for the build label."""
-
-    version: str
-    repository: str = ""
-    commit: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return {"version": self.version,
-                "source": {"git": {"repository": self.repository, "commit": self.commit}}}
 
 
 def build_label(features: Features, *, buildpacks: Sequence[Mapping[str, Any]],

@@ -65,3 +65,22 @@ def read_store(buildpack_dir: Path) -> dict[str, Any] | None:
         return None
     return {"metadata": Fields(document, buildpack_dir / "store.toml",
                                 "store metadata").table_of("metadata") or {}}
+
+
+def read_build_bom(buildpack_dir: Path, buildpack_id: str,
+                   version: str) -> tuple[dict[str, Any], ...]:
+    """``build.toml [[bom]]`` of one buildpack, each entry tagged with the buildpack, for
+    report.toml's ``[build] bom`` (platform API 0.5 to 0.8)."""
+    path = buildpack_dir / "build.toml"
+    document = read_toml(path, "build metadata of a buildpack")
+    if document is None:
+        return ()
+    entries = []
+    for bom in Fields(document, path, "build metadata of a buildpack").tables("bom"):
+        entry: dict[str, Any] = {"name": bom.string("name")}
+        if bom.string("version"):
+            entry["version"] = bom.string("version")
+        entry["metadata"] = bom.table_of("metadata") or {}
+        entry["buildpack"] = {"id": buildpack_id, "version": version}
+        entries.append(entry)
+    return tuple(entries)

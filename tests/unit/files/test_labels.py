@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lifecycle.platform import files
-from lifecycle.platform.api import SUPPORTED, PlatformAPI, features_for
+from lifecycle.platform.api import SUPPORTED, Features, PlatformAPI, features_for
 from lifecycle.platform.exits import ExitCode, LifecycleError
 
 
@@ -21,16 +21,29 @@ def test_label_run_image_prefers_run_image_then_stack() -> None:
     assert files.LifecycleLabel({}).run_image() == files.RunImageMetadata()
 
 
+V0_11, V0_12 = features_for(PlatformAPI(0, 11)), features_for(PlatformAPI(0, 12))
+
+
 def test_label_rebase_update_keeps_other_keys() -> None:
     label = files.LifecycleLabel({"app": {"sha": "sha256:old-form"}, "buildpacks": [],
                                   "runImage": {"topLayer": "a", "reference": "r", "image": "x"},
                                   "stack": {"runImage": {"image": "x"}}})
-    same = label.with_run_image("b", "reg/run@sha256:1")
+    same = label.with_run_image("b", "reg/run@sha256:1", None, V0_12)
     assert same["runImage"] == {"topLayer": "b", "reference": "reg/run@sha256:1", "image": "x"}
     assert same["app"] == {"sha": "sha256:old-form"}
-    moved = label.with_run_image("b", "r2", files.RunImageMetadata("custom/image"))
+    moved = label.with_run_image("b", "r2", files.RunImageMetadata("custom/image"), V0_11)
     assert moved["runImage"]["image"] == "custom/image" and "mirrors" not in moved["runImage"]
     assert moved["stack"] == {"runImage": {"image": "custom/image"}}
+
+
+@pytest.mark.parametrize(("features", "names_in_run_image"), [(V0_11, False), (V0_12, True)])
+def test_a_recorded_run_image_goes_where_the_version_writes_names(
+        features: Features, names_in_run_image: bool) -> None:
+    label = files.LifecycleLabel({"runImage": {"topLayer": "a", "reference": "r"},
+                                  "stack": {"runImage": {"image": "x", "mirrors": ["m/x"]}}})
+    moved = label.with_run_image("b", "r2", files.RunImageMetadata("other/run"), features)
+    assert moved["stack"] == {"runImage": {"image": "other/run"}}
+    assert ("image" in moved["runImage"]) == names_in_run_image
 
 
 def test_label_parse_errors_are_rebase_failures() -> None:
