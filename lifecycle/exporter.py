@@ -17,6 +17,7 @@ build's files or writes ours runs as that user (:mod:`lifecycle.privileges`).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import re
@@ -40,6 +41,7 @@ from lifecycle.backends.base import (
     ImageStore,
 )
 from lifecycle.cli import run_phase
+from lifecycle.extended import extended_run_image
 from lifecycle.image import mutate
 from lifecycle.image.model import Image, Layer, StoredImage
 from lifecycle.log import get_logger
@@ -98,6 +100,12 @@ class RunImage:
     name: str
     reason: str
     recorded: files.RunImageMetadata   # canonical image + mirrors for the label
+    extended: Image | None = None      # the run image as extensions extended it (0.12 on)
+
+    @property
+    def base(self) -> Image:
+        """What the app image is built on."""
+        return self.extended or self.stored.image
 
 
 def export(inputs: ExporterInputs) -> None:
@@ -121,6 +129,14 @@ def export(inputs: ExporterInputs) -> None:
 def export_to(store: ImageStore, inputs: ExporterInputs, local: LocalInputs,
               as_user: Callable[[], AbstractContextManager[None]]) -> None:
     run_image = resolve_run_image(inputs, store, local)
+    analyzed = local.analyzed.run_image if local.analyzed is not None else None
+    if inputs.features.extended_run_image and analyzed is not None and analyzed.extend:
+        with as_user():
+            extended = extended_run_image(inputs.extended_dir, run_image.stored.image)
+        get_logger().info(f"Using the extended run image in '{inputs.extended_dir}' "
+                          f"({len(extended.layers) - len(run_image.stored.image.layers)} "
+                          "extension layer(s))")
+        run_image = dataclasses.replace(run_image, extended=extended)
     previous = read_previous_label(inputs, store, local.analyzed)
 
     with as_user():
@@ -648,13 +664,14 @@ def compose(inputs: ExporterInputs, local: LocalInputs, run_image: RunImage,
     get_logger().info(f"Reused {app_reused}/{len(plans.app)} app layer(s)")
     get_logger().info(f"Added {len(plans.app) - app_reused}/{len(plans.app)} app layer(s)")
 
-    base = run_image.stored.image
+    base = run_image.base
     features = inputs.features
     label = files.lifecycle_label(
         features, app=[sha(planned) for planned in plans.app], sbom=sha(plans.sbom) or None,
         buildpacks=buildpacks, config=sha(plans.config), launcher=sha(plans.launcher),
         process_types=sha(plans.process_types),
-        run_image=files.RecordedRunImage(base.top_layer, run_image.stored.reference,
+        run_image=files.RecordedRunImage(run_image.stored.image.top_layer,
+                                         run_image.stored.reference,
                                          run_image.recorded),
         exec_env=inputs.exec_env)
     build_label = files.build_label(

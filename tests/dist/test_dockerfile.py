@@ -33,7 +33,7 @@ from tests.harness.dockerd import Dockerd
 from tests.harness.images import publish_run_image, skopeo_inspect
 from tests.harness.registry import Registries
 
-pytestmark = pytest.mark.dist
+pytestmark = [pytest.mark.dist, pytest.mark.timeout(1800)]  # builds PyInstaller in Docker
 
 STAND_IN = "cnb-dist/go-lifecycle:0.20.0"
 BUILD_BASE = "cnb-dist/python-build:bookworm"
