@@ -198,4 +198,5 @@ def test_our_exporter_publishes_from_the_lifecycle_image(dockerd: Dockerd, overl
     config = skopeo_inspect(app, config=True)["config"]
     assert config["Entrypoint"] == ["/cnb/process/web"]
     build = json.loads(config["Labels"]["io.buildpacks.build.metadata"])
-    assert build["launcher"]["version"]  # which launcher: core's launcher.toml reading names it
+    assert build["launcher"] == {"version": "0.20.0", "source": {"git": {  # launcher.toml's
+        "repository": "github.com/buildpacks/lifecycle", "commit": "0123abc"}}}
