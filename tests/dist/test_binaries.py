@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tarfile
 import tomllib
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from lifecycle.buildcache import CACHE_LABEL
 from lifecycle.platform.inputs import SUPPORTED_PLATFORM_APIS
 from release.build_dist import main as build_archive
 from tests.acceptance.images import debootstrap_rootfs, import_rootfs
+from tests.dist.conftest import run_to_completion
 from tests.dist.pack_descriptor import (
     PACK_0_12_BINARIES,
     platform_pack_builds_with,
@@ -55,28 +55,12 @@ def builder(dockerd: Dockerd) -> str:
                          NO_PYTHON_IMAGE)
 
 
-@pytest.fixture
-def reachable(tmp_path: Path) -> Iterator[Path]:
-    root = Path("/tmp") / f"cnb-dist-{tmp_path.name}"
-    root.mkdir(mode=0o755)
-    yield root
-    shutil.rmtree(root, ignore_errors=True)
-
-
 def in_builder(dockerd: Dockerd, builder: str, lifecycle_dir: Path, command: list[str],
                volumes: dict[str, str] | None = None, **options: Any) -> str:
     """Run ``command`` in the no-Python builder with /cnb/lifecycle from the archive."""
     binds = {str(lifecycle_dir / "lifecycle"): {"bind": "/cnb/lifecycle", "mode": "ro"},
              **{host: {"bind": inside, "mode": "rw"} for host, inside in (volumes or {}).items()}}
-    container = dockerd.client.containers.run(builder, command, volumes=binds, detach=True,
-                                              **{"network_mode": "host", **options})
-    try:
-        status = container.wait(timeout=300)
-        logs = container.logs().decode()
-    finally:
-        container.remove(force=True)
-    assert status["StatusCode"] == 0, logs
-    return str(logs)
+    return run_to_completion(dockerd.client, builder, command, binds, **options)
 
 
 def test_the_archive_is_a_lifecycle(lifecycle_dir: Path) -> None:

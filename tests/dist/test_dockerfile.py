@@ -13,7 +13,6 @@ import os
 import shutil
 import tarfile
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
@@ -26,6 +25,7 @@ from tests.acceptance.images import (
     import_rootfs,
     source_context,
 )
+from tests.dist.conftest import run_to_completion
 from tests.dist.pack_descriptor import platform_pack_builds_with, read_as_pack_current
 from tests.dist.test_binaries import pack_env, pack_volumes, write_stack
 from tests.dist.test_descriptor import GO_LAUNCHER
@@ -134,14 +134,6 @@ def overlaid(dockerd: Dockerd, tmp_path_factory: pytest.TempPathFactory) -> str:
                         WHEELS="wheels", LIFECYCLE_IMAGE=STAND_IN)
 
 
-@pytest.fixture
-def reachable(tmp_path: Path) -> Iterator[Path]:
-    root = Path("/tmp") / f"cnb-lcimage-{tmp_path.name}"
-    root.mkdir(mode=0o755)
-    yield root
-    shutil.rmtree(root, ignore_errors=True)
-
-
 def test_the_lifecycle_image_keeps_its_phases_and_takes_ours(dockerd: Dockerd,
                                                              overlaid: str) -> None:
     client = dockerd.client
@@ -185,15 +177,8 @@ def test_our_exporter_publishes_from_the_lifecycle_image(dockerd: Dockerd, overl
     command = ["/cnb/lifecycle/exporter", "-run-image", run, "-cache-dir", "/cache", "-layers",
                "/layers", "-stack", "/layers/stack.toml", "-app", "/workspace",
                "-process-type", "web", app]
-    container = dockerd.client.containers.run(
-        overlaid, command, volumes=binds, detach=True, network_mode="host", user="root",
-        environment=pack_env(CNB_REGISTRY_AUTH="{}"))
-    try:
-        status = container.wait(timeout=300)
-        logs = container.logs().decode()
-    finally:
-        container.remove(force=True)
-    assert status["StatusCode"] == 0, logs
+    logs = run_to_completion(dockerd.client, overlaid, command, binds, user="root",
+                             environment=pack_env(CNB_REGISTRY_AUTH="{}"))
     assert "Adding cache layer 'examples_cache:deps'" in logs
     config = skopeo_inspect(app, config=True)["config"]
     assert config["Entrypoint"] == ["/cnb/process/web"]
