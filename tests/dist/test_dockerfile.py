@@ -83,14 +83,16 @@ def test_a_plain_docker_build_fetches_the_dependencies_from_the_index(
 
 
 def stand_in_rootfs() -> bytes:
-    """What buildpacksio/lifecycle holds: distroless static's /tmp, and /cnb."""
+    """What buildpacksio/lifecycle holds: distroless static's /tmp and users, and /cnb."""
     files = {"cnb/lifecycle.toml": STAND_IN_DESCRIPTOR.encode(),
+             "etc/passwd": b"root:x:0:0:root:/root:/sbin/nologin\n"
+                           b"nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n",
              "cnb/lifecycle/launcher": GO_LAUNCHER,
              **{f"cnb/lifecycle/{phase}": f"go {phase}".encode() for phase in GO_PHASES}}
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w") as tar:
-        for directory, mode in (("tmp", 0o1777), ("cnb", 0o755), ("cnb/lifecycle", 0o755),
-                                ("layers", 0o755)):
+        for directory, mode in (("tmp", 0o1777), ("etc", 0o755), ("cnb", 0o755),
+                                ("cnb/lifecycle", 0o755), ("layers", 0o755)):
             info = tarfile.TarInfo(directory)
             info.type, info.mode = tarfile.DIRTYPE, mode
             tar.addfile(info)
