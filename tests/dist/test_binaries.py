@@ -141,4 +141,6 @@ def test_pack_publish_command_line_in_the_builder(dockerd: Dockerd, builder: str
     logs = in_builder(dockerd, builder, lifecycle_dir, command, volumes, user="root",
                       working_dir="/layers", environment=pack_env(CNB_REGISTRY_AUTH="{}"))
     assert "Adding cache layer 'examples_cache:deps'" in logs
-    assert skopeo_inspect(app, config=True)["config"]["Entrypoint"] == ["/cnb/process/web"]
+    config = skopeo_inspect(app, config=True)["config"]  # platform API 0.3: pack 0.12 sets none
+    assert config["Entrypoint"] == ["/cnb/lifecycle/launcher"]
+    assert "CNB_PROCESS_TYPE=web" in config["Env"]

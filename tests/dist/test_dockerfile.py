@@ -27,7 +27,7 @@ from tests.acceptance.images import (
 )
 from tests.dist.conftest import run_to_completion
 from tests.dist.pack_descriptor import platform_pack_builds_with, read_as_pack_current
-from tests.dist.test_binaries import pack_env, pack_volumes, write_stack
+from tests.dist.test_binaries import pack_env, pack_volumes
 from tests.dist.test_descriptor import GO_LAUNCHER
 from tests.harness.dockerd import Dockerd
 from tests.harness.images import publish_run_image, skopeo_inspect
@@ -170,20 +170,24 @@ def test_our_exporter_publishes_from_the_lifecycle_image(dockerd: Dockerd, overl
                                                          reachable: Path,
                                                          registries: Registries,
                                                          unique: str) -> None:
+    """As pack 0.40 runs the exporter of an untrusted builder: in the lifecycle image, as
+    root with the build's user, at the newest platform API both lifecycles declare."""
     run = f"{registries.one.host}/{unique}/run:v1"
     app = f"{registries.one.host}/{unique}/app:latest"
     publish_run_image(reachable / "run-layout", [run])
     volumes = pack_volumes(reachable)
-    write_stack(reachable, run)
+    run_toml = reachable / "build" / "layers" / "run.toml"
+    run_toml.write_text(f'[[images]]\nimage = "{run}"\nmirrors = []\n')
     binds = {host: {"bind": inside, "mode": "rw"} for host, inside in volumes.items()}
-    command = ["/cnb/lifecycle/exporter", "-run-image", run, "-cache-dir", "/cache", "-layers",
-               "/layers", "-stack", "/layers/stack.toml", "-app", "/workspace",
-               "-process-type", "web", app]
+    command = ["/cnb/lifecycle/exporter", "-run", "/layers/run.toml", "-cache-dir", "/cache",
+               "-layers", "/layers", "-app", "/workspace", "-process-type", "web", app]
     logs = run_to_completion(dockerd.client, overlaid, command, binds, user="root",
-                             environment=pack_env(CNB_REGISTRY_AUTH="{}"))
+                             environment=pack_env(CNB_REGISTRY_AUTH="{}",
+                                                  CNB_PLATFORM_API="0.13"))
     assert "Adding cache layer 'examples_cache:deps'" in logs
     config = skopeo_inspect(app, config=True)["config"]
     assert config["Entrypoint"] == ["/cnb/process/web"]
+    assert "CNB_PLATFORM_API=0.13" in config["Env"]
     build = json.loads(config["Labels"]["io.buildpacks.build.metadata"])
     assert build["launcher"] == {"version": "0.20.0", "source": {"git": {  # launcher.toml's
         "repository": "github.com/buildpacks/lifecycle", "commit": "0123abc"}}}

@@ -74,7 +74,7 @@ def test_run_image_is_the_mirror_on_the_target_registry(
     app_config = skopeo_inspect(app, config=True)
     assert app_config["rootfs"]["diff_ids"][:len(base_diff_ids)] == base_diff_ids
     assert run_image["topLayer"] == base_diff_ids[-1]
-    assert app_config["config"]["Entrypoint"] == ["/cnb/process/web"]
+    assert app_config["config"]["Entrypoint"] == ["/cnb/lifecycle/launcher"]  # platform API 0.3
     assert app_config["config"]["Labels"]["io.buildpacks.stack.id"] == "io.example.stack"
 
     written = report(tmp_path / "report.toml")

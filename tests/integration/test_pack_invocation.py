@@ -81,4 +81,6 @@ def test_pack_publish_command_line(registries: Registries, reachable_dir: Path,
         verb = "Adding" if attempt == 0 else "Reusing"
         assert f"{verb} cache layer 'examples_cache:deps'" in result.stdout
     config = skopeo_inspect(app, config=True)["config"]
-    assert config["Entrypoint"] == ["/cnb/process/web"]
+    # Platform API 0.3 (pack 0.12 sets none): the launcher, told the process in the env.
+    assert config["Entrypoint"] == ["/cnb/lifecycle/launcher"]
+    assert "CNB_PROCESS_TYPE=web" in config["Env"] and "CNB_PLATFORM_API=0.3" in config["Env"]

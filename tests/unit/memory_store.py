@@ -44,9 +44,13 @@ class MemoryStore:
         return Access(True, "readable") if ref.name in self.images else Access(False, "not found")
 
     def read(self, ref: Reference) -> StoredImage:
-        if ref.name not in self.images:
+        image = self.images.get(ref.name)
+        if image is None and ref.digest:  # a digest reference: any tag of the repository
+            image = next((candidate for name, candidate in self.images.items()
+                          if name.startswith(f"{ref.context}:")
+                          and candidate.digest() == ref.digest), None)
+        if image is None:
             raise ImageNotFound(f"image '{ref}' not found")
-        image = self.images[ref.name]
         return StoredImage(image, f"{ref.context}@{image.digest()}", image.digest())
 
     def blob_stager(self, refs: Sequence[Reference]) -> None:
