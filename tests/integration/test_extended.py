@@ -1,30 +1,32 @@
 """The extended run image (platform API 0.12 on): analyzed.toml ``[run-image] extend = true``
 and the extender's output in ``<extended>/run/<dir>`` (an OCI layout holding the extended
 image's manifest, config and only the layers the extensions added), built here as the Go
-extender leaves it, then exported against the real registry."""
+extender leaves it, then exported to the real registry and to a layout."""
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import io
 import json
 import tarfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from lifecycle.backends.base import ImageNotFound
+from lifecycle.backends.base import ImageNotFound, ImageStore
+from lifecycle.backends.layout import LayoutStore
 from lifecycle.backends.registry import RegistryStore
 from lifecycle.image.model import OCI_MANIFEST, Image
 from lifecycle.reference import parse_reference
 from lifecycle.samplebuild import SampleBuild
-from tests.harness.images import publish_run_image
+from tests.harness.images import make_run_image_layout, publish_run_image
 from tests.harness.registry import Registries
 from tests.integration.conftest import Result, run_phase
-
-pytestmark = pytest.mark.registry
 
 
 def blob(layout: Path, data: bytes) -> tuple[str, int]:
@@ -71,53 +73,75 @@ def extend(run_image: Image, extended_dir: Path, rebasable: str | None) -> tuple
     return diff_id, str(layout)
 
 
-def export(build: SampleBuild, root: Path, run: str, reference: str, app: str,
-           extended: Path, extend_flag: bool = True) -> Result:
+def export(build: SampleBuild, root: Path, target: Target, extended: Path,
+           extend_flag: bool = True) -> Result:
+    run, reference, app = target.run, target.reference, target.app
     (root / "run.toml").write_text(f'[[images]]\nimage = "{run}"\n')
     (root / "analyzed.toml").write_text(
         f'[run-image]\n  reference = "{reference}"\n  image = "{run}"\n'
         f'  extend = {str(extend_flag).lower()}\n')
-    return run_phase("exporter", "-layers", str(build.layers_dir), "-app", str(build.app_dir),
+    return run_phase("exporter", *target.flags, "-layers", str(build.layers_dir),
+                     "-app", str(build.app_dir),
                      "-group", str(build.group_path), "-run", str(root / "run.toml"),
                      "-analyzed", str(root / "analyzed.toml"), "-extended", str(extended),
                      "-report", str(root / "report.toml"), app,
                      env={"CNB_PLATFORM_API": "0.12"})
 
 
-@pytest.fixture
-def run_image(registries: Registries, tmp_path: Path, unique: str) -> tuple[str, Image, str]:
-    """The run image in the registry: its name, image and digest reference."""
-    run = f"{registries.one.host}/{unique}/run:v1"
-    publish_run_image(tmp_path, [run])
-    store = RegistryStore()
+@dataclass(frozen=True)
+class Target:
+    """Where the run image is and the app goes: flags, names, and a store to read back."""
+
+    flags: tuple[str, ...]
+    run: str
+    app: str
+    base: Image
+    reference: str
+    open_store: Callable[[], ImageStore]
+
+    def read_app(self) -> Image:
+        store = self.open_store()
+        try:
+            return store.read(parse_reference(self.app)).image
+        finally:
+            store.close()
+
+
+@pytest.fixture(params=["registry", "layout"])
+def target(request: pytest.FixtureRequest, tmp_path: Path, unique: str) -> Target:
+    """The run image published to the real registry, or in a layout directory."""
+    if request.param == "layout":
+        layouts = tmp_path / "oci"
+        make_run_image_layout(layouts / "example.com/cnb/run/v1", "v1")
+        flags: tuple[str, ...] = ("-layout", "-layout-dir", str(layouts))
+        run, app = "example.com/cnb/run:v1", "example.com/apps/extended:latest"
+        open_store: Callable[[], ImageStore] = functools.partial(LayoutStore, layouts)
+    else:
+        registries: Registries = request.getfixturevalue("registries")
+        run = f"{registries.one.host}/{unique}/run:v1"
+        app = f"{registries.one.host}/{unique}/app:latest"
+        publish_run_image(tmp_path, [run])
+        flags, open_store = (), RegistryStore
+    store = open_store()
     try:
         stored = store.read(parse_reference(run))
     finally:
         store.close()
-    return run, stored.image, stored.reference
-
-
-def read_app(app: str) -> Image:
-    store = RegistryStore()
-    try:
-        return store.read(parse_reference(app)).image
-    finally:
-        store.close()
+    return Target(flags, run, app, stored.image, stored.reference, open_store)
 
 
 @pytest.mark.parametrize(("rebasable", "expected"),
                          [("true", "true"), ("false", "false"), (None, "false")])
 def test_the_app_image_is_built_on_the_extended_run_image(
-        build: SampleBuild, tmp_path: Path, unique: str, registries: Registries,
-        run_image: tuple[str, Image, str], rebasable: str | None, expected: str) -> None:
-    run, base, reference = run_image
+        build: SampleBuild, tmp_path: Path, target: Target, rebasable: str | None,
+        expected: str) -> None:
+    base, reference = target.base, target.reference
     extended = build.layers_dir / "extended"
     extension, layout = extend(base, extended, rebasable)
-    app = f"{registries.one.host}/{unique}/app:latest"
-    result = export(build, tmp_path, run, reference, app, extended)
+    result = export(build, tmp_path, target, extended)
     assert result.code == 0, result.output
     assert f"Using the extended run image in '{extended}' (1 extension layer(s))" in result.stdout
-    image = read_app(app)
+    image = target.read_app()
     assert image.diff_ids[:len(base.diff_ids) + 1] == (*base.diff_ids, extension)
     assert "EXTENDED=yes" in image.image_config["Env"]
     assert image.labels["io.buildpacks.rebasable"] == expected
@@ -130,29 +154,24 @@ def test_the_app_image_is_built_on_the_extended_run_image(
 
 
 def test_extend_true_without_the_extended_directory_is_exit_3(
-        build: SampleBuild, tmp_path: Path, unique: str, registries: Registries,
-        run_image: tuple[str, Image, str]) -> None:
-    run, _, reference = run_image
-    app = f"{registries.one.host}/{unique}/app:latest"
+        build: SampleBuild, tmp_path: Path, target: Target) -> None:
     missing = tmp_path / "no-extended"
-    result = export(build, tmp_path, run, reference, app, missing)
+    result = export(build, tmp_path, target, missing)
     assert result.code == 3, result.output
     assert f"'{missing / 'run'}'" in result.stderr and "-extended" in result.stderr
     assert len([line for line in result.stderr.splitlines() if "ERROR" in line]) == 1
     assert not (tmp_path / "report.toml").exists()
     with pytest.raises(ImageNotFound):
-        read_app(app)
+        target.read_app()
 
 
 def test_a_run_image_not_extended_ignores_the_directory(
-        build: SampleBuild, tmp_path: Path, unique: str, registries: Registries,
-        run_image: tuple[str, Image, str]) -> None:
-    run, base, reference = run_image
+        build: SampleBuild, tmp_path: Path, target: Target) -> None:
+    base = target.base
     extended = build.layers_dir / "extended"
     extend(base, extended, "true")
-    app = f"{registries.one.host}/{unique}/app:latest"
-    result = export(build, tmp_path, run, reference, app, extended, extend_flag=False)
+    result = export(build, tmp_path, target, extended, extend_flag=False)
     assert result.code == 0, result.output
-    image = read_app(app)
+    image = target.read_app()
     assert "EXTENDED=yes" not in image.image_config["Env"]
     assert image.diff_ids[len(base.diff_ids)] != base.diff_ids[-1]
