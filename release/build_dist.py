@@ -80,14 +80,26 @@ def main() -> Path:
     return archive
 
 
-# What the self-contained executables load from the system (PyInstaller leaves the C library
-# out of its bundle on purpose). A lifecycle image is distroless "static", with no C library,
-# so an image root over one carries these, from the machine that built the executables.
+# What the self-contained executables load from the system: PyInstaller leaves the C library
+# out of its bundle on purpose, and its bootloader links zlib too. A lifecycle image is
+# distroless "static", with no C library, so an image root over one carries these, from the
+# machine that built the executables: whatever ``ldd`` says the executable links, and the rest
+# of glibc's family that the bundled extension modules may load.
 GLIBC_DIR = Path("/lib/x86_64-linux-gnu")
-GLIBC_RUNTIME = ("libc.so.6", "libm.so.6", "libdl.so.2", "libpthread.so.0", "librt.so.1",
-                 "libutil.so.1", "libresolv.so.2", "libnss_dns.so.2", "libnss_files.so.2",
-                 "libgcc_s.so.1")
+GLIBC_FAMILY = ("libc.so.6", "libm.so.6", "libdl.so.2", "libpthread.so.0", "librt.so.1",
+                "libutil.so.1", "libresolv.so.2", "libnss_dns.so.2", "libnss_files.so.2",
+                "libgcc_s.so.1")
 ELF_INTERPRETER = Path("/lib64/ld-linux-x86-64.so.2")
+
+
+def system_libraries(binary: Path) -> list[Path]:
+    """The shared libraries ``binary`` needs from the system, as ``ldd`` lists them, and
+    glibc's family (the ELF interpreter first)."""
+    listed = subprocess.run(["ldd", str(binary)], capture_output=True, text=True,
+                            check=True).stdout
+    linked = [Path(match) for match in re.findall(r"=> (/\S+)", listed)]
+    family = [GLIBC_DIR / name for name in GLIBC_FAMILY if (GLIBC_DIR / name).exists()]
+    return [ELF_INTERPRETER, *dict.fromkeys([*linked, *family])]
 
 
 def image_root(out: Path, base: Path) -> Path:
@@ -105,11 +117,10 @@ def image_root(out: Path, base: Path) -> Path:
         (out / "cnb" / "lifecycle" / phase).chmod(0o755)
     for name, data in files.items():
         (out / "cnb" / name).write_bytes(data)
-    for source, target in ((ELF_INTERPRETER, out / "lib64" / ELF_INTERPRETER.name),
-                           *((GLIBC_DIR / name, out / "lib" / GLIBC_DIR.name / name)
-                             for name in GLIBC_RUNTIME if (GLIBC_DIR / name).exists())):
+    for library in system_libraries(binary):
+        target = out / library.relative_to("/")
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)  # the file a link points at: images keep no links here
+        shutil.copyfile(library, target)  # the file a link points at: no links over an image
         target.chmod(0o755)
     return out
 
