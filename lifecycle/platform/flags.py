@@ -5,7 +5,8 @@ express: single-dash long names (``-daemon``), ``-name value`` and ``-name=value
 booleans that never consume the next argument, and parsing that stops at the first positional
 argument. On top of Go's syntax each flag may have aliases and environment variables, resolved
 with the lifecycle's precedence: explicit flag > environment variable (set and non-empty) >
-built-in default (contract §1, lifecycle-reference §1.2).
+built-in default, as the Go lifecycle resolves them. A flag may be bounded to the platform
+API versions that define it; :meth:`FlagSet.for_api` gives one version's flags.
 
 Syntax errors and ``-h`` end the run the way Go's ``ExitOnError`` does (:class:`UsageExit`,
 exit 2 or 0, usage on stderr). A value that is well-formed syntax but not a valid ``int`` or

@@ -1,6 +1,7 @@
 """Phase inputs: flags > environment > defaults, resolved once into immutable dataclasses.
 
-This module owns every flag name, alias, environment variable and default of contract §1.
+This module owns every flag name, alias, environment variable and default, and which platform
+API versions define each flag.
 Phases receive the dataclasses below and never read ``os.environ`` or argv themselves. Every
 path in them is absolute (relative ones are taken from the ``cwd`` given to the resolver), and
 warnings found while resolving travel in ``warnings``, because logging is configured only after

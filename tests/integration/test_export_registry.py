@@ -79,8 +79,7 @@ def test_run_image_is_the_mirror_on_the_target_registry(
 
     written = report(tmp_path / "report.toml")
     digest = skopeo_inspect(app)["Digest"]
-    assert written["image"] == {"tags": [app], "digest": digest,
-                                "manifest-size": written["image"]["manifest-size"]}  # type: ignore[index]
+    assert written["image"] == {"tags": [app], "digest": digest}  # manifest-size: from 0.6
     assert written["run-image"]["image"] == chosen  # type: ignore[index]
     copied = tmp_path / "copied"
     subprocess.run(["skopeo", "copy", "--quiet", "--src-tls-verify=false", f"docker://{app}",

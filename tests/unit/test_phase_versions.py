@@ -27,17 +27,6 @@ RUN = "reg.io/run:v1"
 
 
 @pytest.fixture
-def store(monkeypatch: pytest.MonkeyPatch) -> MemoryStore:
-    memory = MemoryStore()
-    monkeypatch.setattr(exporter, "open_store", lambda target: memory)
-    monkeypatch.setattr(rebaser, "open_store", lambda target: memory)
-    for key in ("CNB_RUN_IMAGE", "CNB_STACK_PATH", "CNB_MIRRORS_PATH", "CNB_PLATFORM_API",
-                "SOURCE_DATE_EPOCH", "CNB_LAYERS_DIR", "CNB_RUN_PATH", "CNB_EXEC_ENV"):
-        monkeypatch.delenv(key, raising=False)
-    return memory
-
-
-@pytest.fixture
 def build(tmp_path: Path, store: MemoryStore) -> SampleBuild:
     publish(store, run_image(tmp_path, "v1"), RUN, "mirror.io/run:v1")
     (tmp_path / "stack.toml").write_text(f'[run-image]\nimage = "{RUN}"\n')

@@ -48,17 +48,6 @@ def publish(store: MemoryStore, image: Image, *names: str) -> None:
 
 
 @pytest.fixture
-def store(monkeypatch: pytest.MonkeyPatch) -> MemoryStore:
-    memory = MemoryStore()
-    monkeypatch.setattr(exporter, "open_store", lambda target: memory)
-    monkeypatch.setattr(rebaser, "open_store", lambda target: memory)
-    for key in ("CNB_RUN_IMAGE", "CNB_STACK_PATH", "CNB_MIRRORS_PATH", "CNB_PLATFORM_API",
-                "SOURCE_DATE_EPOCH", "CNB_LAYERS_DIR"):
-        monkeypatch.delenv(key, raising=False)
-    return memory
-
-
-@pytest.fixture
 def build(tmp_path: Path) -> SampleBuild:
     (tmp_path / "stack.toml").write_text(STACK)
     (tmp_path / "run.toml").write_text(RUN)
