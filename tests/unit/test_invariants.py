@@ -44,6 +44,11 @@ def references(draw: st.DrawFn) -> str:
     path = "/".join(draw(st.lists(COMPONENT, min_size=1, max_size=3)))
     if len(path) < 2:
         path += "x"
+    # Without a registry, a first component with a '.' would be read as one (as ggcr does),
+    # leaving a repository that may be too short: that is not the valid name this draws.
+    first, sep, rest = path.partition("/")
+    if not registry and "." in first:
+        path = first.replace(".", "-") + sep + rest
     text = f"{registry}/{path}" if registry else path
     suffix = draw(st.one_of(st.just(""), TAG.map(lambda t: f":{t}"),
                             DIGEST.map(lambda d: f"@{d}")))
