@@ -38,6 +38,7 @@ from lifecycle import (
     multiplatform,
     privileges,
     progress,
+    sbom,
 )
 from lifecycle.backends.base import (
     AccessDenied,
@@ -47,15 +48,22 @@ from lifecycle.backends.base import (
     ImageStore,
 )
 from lifecycle.cli import open_target, run_phase
+from lifecycle.extended import extended_run_image
 from lifecycle.image import mutate
 from lifecycle.image.index import Platform
 from lifecycle.image.model import Image, Layer, StoredImage
 from lifecycle.image.platforms import MissingPlatform
 from lifecycle.log import get_logger
+from lifecycle.parallel import export_image_and_cache
 from lifecycle.platform import files
 from lifecycle.platform.api import Features
 from lifecycle.platform.exits import ExitCode, LifecycleError, invalid_args
-from lifecycle.platform.inputs import NO_CACHE_WARNING, ExporterInputs, resolve_exporter_inputs
+from lifecycle.platform.inputs import (
+    DEFAULT_LAUNCHER_SBOM_DIR,
+    NO_CACHE_WARNING,
+    ExporterInputs,
+    resolve_exporter_inputs,
+)
 from lifecycle.reference import ReferenceError, parse_reference
 from lifecycle.runimage import choose_run_image, names_contain, same_repository
 from lifecycle.saving import report_and_check, save_image
@@ -102,6 +110,12 @@ class RunImage:
     name: str
     reason: str
     recorded: files.RunImageMetadata   # canonical image + mirrors for the label
+    extended: Image | None = None      # the run image as extensions extended it (0.12 on)
+
+    @property
+    def base(self) -> Image:
+        """What the app image is built on."""
+        return self.extended or self.stored.image
 
 
 def export(inputs: ExporterInputs) -> None:
@@ -115,6 +129,8 @@ def export(inputs: ExporterInputs) -> None:
     except OSError as err:
         logger.warning(f"Cannot prepare the cache directories: {err.strerror or err}")
     with as_user():
+        if inputs.features.lifecycle_sboms:
+            copy_lifecycle_sboms(inputs)
         local = read_local_inputs(inputs)
     with closing(open_target(inputs.target, "export", ExitCode.EXPORT_FAILED)) as store:
         export_to(store, inputs, local, as_user)
@@ -124,6 +140,14 @@ def export_to(store: ImageStore, inputs: ExporterInputs, local: LocalInputs,
               as_user: Callable[[], AbstractContextManager[None]]) -> None:
     target = multiplatform.export_platform(inputs.platform, local.analyzed, inputs.features)
     run_image = resolve_run_image(inputs, store, local, target)
+    analyzed = local.analyzed.run_image if local.analyzed is not None else None
+    if inputs.features.extended_run_image and analyzed is not None and analyzed.extend:
+        with as_user():
+            extended = extended_run_image(inputs.extended_dir, run_image.stored.image)
+        get_logger().info(f"Using the extended run image in '{inputs.extended_dir}' "
+                          f"({len(extended.layers) - len(run_image.stored.image.layers)} "
+                          "extension layer(s))")
+        run_image = replace(run_image, extended=extended)
     if inputs.cache_dir is None and inputs.cache_image is None:
         get_logger().warning(NO_CACHE_WARNING)   # the inputs are valid: now it is news
     previous = read_previous_label(inputs, store, local.analyzed, target.platform)
@@ -150,17 +174,39 @@ def export_to(store: ImageStore, inputs: ExporterInputs, local: LocalInputs,
             # The app's manifest annotations are ours, never the run image's own.
             image = mutate.set_base_annotations(replace(image, annotations={}), run_image.name,
                                                 run_image.stored.digest)
-            save(inputs, store, image, run_image, label, local)
-            with as_user():
+
+            def save_and_keep_launch_layers() -> None:
+                save(inputs, store, image, run_image, label, local)
                 if launch_cache is not None:
-                    keep_launch_layers(launch_cache, built.layers.values())
-                cached = export_cache(inputs, local, store, known, workdir)
+                    with as_user():
+                        keep_launch_layers(launch_cache, built.layers.values())
+
+            def cache_as_user() -> dict[str, fingerprints.Recorded]:
+                with as_user():
+                    return export_cache(inputs, local, store, known, workdir)
+
+            cached = export_image_and_cache(
+                save_and_keep_launch_layers, cache_as_user,
+                parallel=inputs.parallel and inputs.features.parallel_export,
+                needs_root=needs_root_to_save(inputs),
+                as_user=as_user if privileges.switching(inputs.uid, inputs.gid) else None)
+            with as_user():
                 known.save({**built.fingerprints, **cached})
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
 # -- 1. local inputs -------------------------------------------------------------------------
+
+def copy_lifecycle_sboms(inputs: ExporterInputs) -> None:
+    """The lifecycle's and the launcher's SBOM files into ``<layers>/sbom`` (0.11 on)."""
+    try:
+        sbom.copy_lifecycle_sboms(inputs.layers_dir, inputs.launcher_sbom_dir,
+                                  DEFAULT_LAUNCHER_SBOM_DIR)
+    except OSError as err:
+        raise LifecycleError(f"copy the launcher's SBOM files from '{inputs.launcher_sbom_dir}'",
+                             err.strerror or err, ExitCode.EXPORT_FAILED) from None
+
 
 def read_local_inputs(inputs: ExporterInputs) -> LocalInputs:
     for what, directory in (("layers", inputs.layers_dir), ("app", inputs.app_dir)):
@@ -440,10 +486,11 @@ class LayerPlans:
     launcher: PlannedLayer
     config: PlannedLayer
     process_types: PlannedLayer | None
+    sbom: PlannedLayer | None = None   # <layers>/sbom/launch (0.8 on), after the buildpacks'
 
     def in_order(self) -> list[PlannedLayer]:
         return [*(planned for _, layers in self.buildpacks for _, planned in layers),
-                *self.app, self.launcher, self.config,
+                *([self.sbom] if self.sbom else []), *self.app, self.launcher, self.config,
                 *([self.process_types] if self.process_types else [])]
 
 
@@ -474,7 +521,8 @@ class LayerPlanner:
                                     self._previous_sha("config"),
                                     archive.dir_plan(inputs.layers_dir / "config", inputs.uid,
                                                      inputs.gid, self._warn_skipped)),
-                process_types=self.process_types(local.build.processes))
+                process_types=self.process_types(local.build.processes),
+                sbom=self.launch_sbom())
         except archive.ArchiveError as err:
             raise LifecycleError("export", err, ExitCode.EXPORT_FAILED) from None
 
@@ -522,6 +570,15 @@ class LayerPlanner:
             PlannedLayer(f"slice-{index}", "Application Layer" if len(plans) == 1
                          else f"Application Slice: {index}", previous_shas, plan=layer_plan)
             for index, layer_plan in enumerate(plans, start=1))
+
+    def launch_sbom(self) -> PlannedLayer | None:
+        """The launch SBOM layer, when this platform API has one and the build left it."""
+        directory = sbom.sbom_dir(self.inputs.layers_dir, "launch")
+        if not self.inputs.features.sbom_layers or directory is None:
+            return None
+        return PlannedLayer(sbom.LAUNCH_SBOM_ID, sbom.SBOM_HISTORY, self._previous_sha("sbom"),
+                            archive.dir_plan(directory, self.inputs.uid, self.inputs.gid,
+                                             self._warn_skipped))
 
     def process_types(self, processes: Sequence[files.Process]) -> PlannedLayer | None:
         types = [process.type for process in processes]
@@ -637,13 +694,14 @@ def compose(inputs: ExporterInputs, local: LocalInputs, run_image: RunImage,
     get_logger().info(f"Reused {app_reused}/{len(plans.app)} app layer(s)")
     get_logger().info(f"Added {len(plans.app) - app_reused}/{len(plans.app)} app layer(s)")
 
-    base = run_image.stored.image
+    base = run_image.base
     features = inputs.features
     label = files.lifecycle_label(
-        features, app=[sha(planned) for planned in plans.app], sbom=None,
+        features, app=[sha(planned) for planned in plans.app], sbom=sha(plans.sbom) or None,
         buildpacks=buildpacks, config=sha(plans.config), launcher=sha(plans.launcher),
         process_types=sha(plans.process_types),
-        run_image=files.RecordedRunImage(base.top_layer, run_image.stored.reference,
+        run_image=files.RecordedRunImage(run_image.stored.image.top_layer,
+                                         run_image.stored.reference,
                                          run_image.recorded),
         exec_env=inputs.exec_env)
     build_label = files.build_label(
@@ -702,6 +760,15 @@ def save(inputs: ExporterInputs, store: ImageStore, image: Image, run_image: Run
                          {"image": run_image.name, "reference": label["runImage"]["reference"],
                           "reason": run_image.reason}, "export", ExitCode.EXPORT_FAILED,
                          inputs.features, local.build_bom, index)
+
+
+def needs_root_to_save(inputs: ExporterInputs) -> str | None:
+    """Why saving the image needs root's IDs, if it does (see :mod:`lifecycle.parallel`)."""
+    if inputs.target.daemon:
+        return "the Docker socket is root's, and the cache is written as the build's user"
+    if inputs.target.layout_dir is not None:
+        return "the layout directory is root's, and the cache is written as the build's user"
+    return None
 
 
 # -- launch cache (daemon) ----------------------------------------------------------------
@@ -764,8 +831,34 @@ def export_cache(inputs: ExporterInputs, local: LocalInputs, store: ImageStore,
 def fill_cache(inputs: ExporterInputs, local: LocalInputs, cache: buildcache.BuildCache,
                known: fingerprints.LayerFingerprints) -> dict[str, fingerprints.Recorded]:
     logger = get_logger()
-    previous = buildcache.previous_shas(cache.metadata())
+    metadata = cache.metadata()
+    previous = buildcache.previous_shas(metadata)
     remembered: dict[str, fingerprints.Recorded] = {}
+
+    def cache_layer(layer_id: str, directory: Path, previous_sha: str | None) -> str:
+        plan = archive.dir_plan(directory, inputs.uid, inputs.gid,
+                                lambda path, why: logger.warning(f"Skipping '{path}': {why}"))
+        fingerprint = plan.fingerprint()
+        unchanged = known.diff_id(f"cache:{layer_id}", fingerprint)
+        if unchanged is not None and unchanged == previous_sha \
+                and cache.has_layer(unchanged):
+            sha = unchanged
+        else:
+            layer = cache.write_layer(plan)
+            sha = layer.diff_id
+            if sha != previous_sha or not cache.has_layer(sha):
+                logger.info(f"Adding cache layer '{layer_id}'", kind="cache-layer.added",
+                            layer=layer_id, digest=layer.digest, bytes=layer.size)
+                cache.add(layer)
+        if sha == previous_sha and cache.has_layer(sha):
+            logger.info(f"Reusing cache layer '{layer_id}'", kind="cache-layer.reused",
+                        layer=layer_id, digest=sha)
+            cache.reuse(sha)
+        logger.debug(f"Layer '{layer_id}' SHA: {sha}")
+        if fingerprint is not None:
+            remembered[f"cache:{layer_id}"] = fingerprints.Recorded(fingerprint, sha)
+        return sha
+
     entries = []
     for buildpack in local.buildpacks:
         layers: dict[str, Any] = {}
@@ -777,32 +870,17 @@ def fill_cache(inputs: ExporterInputs, local: LocalInputs, cache: buildcache.Bui
                 logger.warning(f"Not caching layer '{layer_id}': it is cache=true but has no "
                                "contents")
                 continue
-            plan = archive.dir_plan(buildpack.directory / meta.name, inputs.uid, inputs.gid,
-                                    lambda path, why: logger.warning(f"Skipping '{path}': {why}"))
-            fingerprint = plan.fingerprint()
-            previous_sha = previous.get((buildpack.entry.id, meta.name))
-            unchanged = known.diff_id(f"cache:{layer_id}", fingerprint)
-            if unchanged is not None and unchanged == previous_sha \
-                    and cache.has_layer(unchanged):
-                sha = unchanged
-            else:
-                layer = cache.write_layer(plan)
-                sha = layer.diff_id
-                if sha != previous_sha or not cache.has_layer(sha):
-                    logger.info(f"Adding cache layer '{layer_id}'", kind="cache-layer.added",
-                                layer=layer_id, digest=layer.digest, bytes=layer.size)
-                    cache.add(layer)
-            if sha == previous_sha and cache.has_layer(sha):
-                logger.info(f"Reusing cache layer '{layer_id}'", kind="cache-layer.reused",
-                            layer=layer_id, digest=sha)
-                cache.reuse(sha)
-            logger.debug(f"Layer '{layer_id}' SHA: {sha}")
-            if fingerprint is not None:
-                remembered[f"cache:{layer_id}"] = fingerprints.Recorded(fingerprint, sha)
+            sha = cache_layer(layer_id, buildpack.directory / meta.name,
+                              previous.get((buildpack.entry.id, meta.name)))
             layers[meta.name] = meta.to_json(sha)
-        entries.append(files.buildpack_entry(buildpack.entry.id, buildpack.entry.version,
-                                             layers, None))
-    cache.commit({"buildpacks": entries})
+        entries.append({"key": buildpack.entry.id, "version": buildpack.entry.version,
+                        "layers": layers})
+    committed: dict[str, Any] = {"buildpacks": entries}
+    sbom_dir = sbom.sbom_dir(inputs.layers_dir, "cache")
+    if inputs.features.sbom_layers and sbom_dir is not None:
+        committed["sbom"] = {"sha": cache_layer(sbom.CACHE_SBOM_ID, sbom_dir,
+                                                buildcache.previous_sbom_sha(metadata))}
+    cache.commit(committed)
     return remembered
 
 

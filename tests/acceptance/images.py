@@ -62,21 +62,38 @@ def import_base(client: docker.DockerClient) -> str:
                          BASE_IMAGE)
 
 
-def build_lifecycle_image(client: docker.DockerClient, context: Path) -> str:
-    """The repository's Dockerfile, built from wheels made on the host (no network inside)."""
+# What a fresh clone holds that the Dockerfile's build context takes (see .dockerignore).
+SOURCE = ("Dockerfile", ".dockerignore", "cmd", "lifecycle", "release", "pyproject.toml",
+          "setup.cfg", "README.md")
+
+
+def source_context(context: Path) -> Path:
+    """A copy of the repository's files that ``docker build .`` sees, at ``context``."""
     if context.exists():
         shutil.rmtree(context)
     context.mkdir(parents=True)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir",
-                    str(context / "wheels"), str(ROOT)], check=True, timeout=600,
-                   capture_output=True)
-    for item in ("Dockerfile", ".dockerignore", "cmd"):
+    for item in SOURCE:
         source = ROOT / item
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, context / item)
-    (context / "lifecycle").mkdir()
-    shutil.copy(ROOT / "lifecycle" / "launcher.sh", context / "lifecycle" / "launcher.sh")
+        if source.is_dir():
+            shutil.copytree(source, context / item,
+                            ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, context / item)
+    return context
+
+
+def add_wheels(context: Path, *more: str) -> None:
+    """``pip wheel --wheel-dir wheels . [more...]`` on the host, for ``WHEELS=wheels``."""
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir",
+                    str(context / "wheels"), str(ROOT), *more], check=True, timeout=900,
+                   capture_output=True)
+
+
+def build_lifecycle_image(client: docker.DockerClient, context: Path) -> str:
+    """The repository's Dockerfile, built from wheels made on the host (no network inside)."""
+    add_wheels(source_context(context))
     client.images.build(path=str(context), tag=LIFECYCLE_IMAGE, rm=True, network_mode="none",
-                        buildargs={"BASE_IMAGE": import_base(client)})
+                        buildargs={"BASE_IMAGE": import_base(client), "WHEELS": "wheels"})
     return LIFECYCLE_IMAGE
 
 
