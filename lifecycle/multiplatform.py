@@ -19,14 +19,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
-from structlog.typing import FilteringBoundLogger
-
 from lifecycle.backends.base import BackendError, ImageNotFound, ImageStore
 from lifecycle.backends.shared import SharedReads
 from lifecycle.image import platforms
 from lifecycle.image.index import ImageIndex, IndexChild, IndexProblem, Platform, StoredIndex
 from lifecycle.image.model import Image, SaveResult, StoredImage
-from lifecycle.log import get_logger
+from lifecycle.log import Logger, get_logger
 from lifecycle.platform import files
 from lifecycle.platform.api import Features
 from lifecycle.platform.exits import ExitCode
@@ -106,7 +104,7 @@ class IndexWrite:
         entry["platforms"] = [change.to_report() for change in self.changes]
         return entry
 
-    def log(self, logger: FilteringBoundLogger, names: Sequence[str], digest: str) -> None:
+    def log(self, logger: Logger, names: Sequence[str], digest: str) -> None:
         for change in self.changes:
             was = f" (was {change.previous})" if change.previous else " (new)"
             logger.info(f"*** Platform {change.platform}: {change.digest}{was}",
@@ -143,7 +141,7 @@ def plan_export(store: ImageStore, image: Image, ref: Reference, base: str) -> I
 
 
 def export_into_indexes(store: ImageStore, image: Image, refs: Sequence[Reference],
-                        base: str, logger: FilteringBoundLogger
+                        base: str, logger: Logger
                         ) -> tuple[SaveResult, list[dict[str, Any]]]:
     """Write ``image`` by digest and point each name at its index with it; every index is
     read before anything is written. Returns the image's result (its digest; a name whose
@@ -189,7 +187,7 @@ def save_into_indexes(store: ImageStore, image: Image, refs: Sequence[Reference]
 
 # -- rebase: every child onto the new run image's child of its platform --------------------
 
-RebaseChild = Callable[[ImageStore, IndexChild, FilteringBoundLogger],
+RebaseChild = Callable[[ImageStore, IndexChild, Logger],
                        tuple[Image, dict[str, str]]]
 """(store, a platform child of the app index, logger) -> (the child read and rebased,
 report.toml's [run-image]); nothing is written."""
@@ -197,7 +195,7 @@ report.toml's [run-image]); nothing is written."""
 
 def plan_rebase(store: ImageStore, app: Reference, stored: StoredIndex, label: str,
                 run_image: str | None, rebase_child: RebaseChild,
-                logger: FilteringBoundLogger
+                logger: Logger
                 ) -> tuple[IndexWrite, list[Image], dict[str, str]]:
     """Every platform child rebased (nothing written yet), at the same time over one store
     that reads what they share (run images, access checks) once."""

@@ -24,8 +24,6 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
-from structlog.typing import FilteringBoundLogger
-
 from lifecycle import multiplatform, progress
 from lifecycle.backends.base import BackendError, ImageStore
 from lifecycle.cli import open_target, run_phase
@@ -34,7 +32,7 @@ from lifecycle.image.index import IndexChild, IndexProblem, Platform, StoredInde
 from lifecycle.image.model import Image, SaveResult, StoredImage
 from lifecycle.image.platforms import DEFAULT_PLATFORM
 from lifecycle.jsonio import labels_json, loads_json
-from lifecycle.log import get_logger
+from lifecycle.log import Logger, get_logger
 from lifecycle.platform import files
 from lifecycle.platform.api import DEFAULT, Features, PlatformAPI, features_for
 from lifecycle.platform.exits import ExitCode, LifecycleError
@@ -86,7 +84,7 @@ class Rebased:
     index: dict[str, Any] | None = None   # for an app index: report.toml's per-platform part
 
 
-def rebase_image(store: ImageStore, request: RebaseRequest, logger: FilteringBoundLogger
+def rebase_image(store: ImageStore, request: RebaseRequest, logger: Logger
                  ) -> Rebased:
     """Read, check, rebase and save one app image, or every child of an app index (written
     before the new index); raises LifecycleError (exit 72)."""
@@ -105,9 +103,9 @@ def rebase_image(store: ImageStore, request: RebaseRequest, logger: FilteringBou
 
 
 def rebase_app_index(store: ImageStore, app: StoredIndex, request: RebaseRequest,
-                     logger: FilteringBoundLogger) -> Rebased:
+                     logger: Logger) -> Rebased:
     def rebase_child(shared: ImageStore, child: IndexChild,
-                     child_logger: FilteringBoundLogger) -> tuple[Image, dict[str, str]]:
+                     child_logger: Logger) -> tuple[Image, dict[str, str]]:
         assert child.platform is not None
         try:
             image = shared.read_child(request.app, child)
@@ -128,7 +126,7 @@ def rebase_app_index(store: ImageStore, app: StoredIndex, request: RebaseRequest
 
 
 def rebase_onto(store: ImageStore, app: StoredImage, request: RebaseRequest,
-                platform: Platform, logger: FilteringBoundLogger
+                platform: Platform, logger: Logger
                 ) -> tuple[Image, dict[str, str]]:
     """``app`` (an image, or one child of an index) checked and rebased onto the new run
     image's image for ``platform``; nothing is written."""
@@ -164,7 +162,7 @@ def app_label(app: StoredImage, ref: Reference) -> files.LifecycleLabel:
 
 
 def run_image_for(request: RebaseRequest, store: ImageStore, label: files.LifecycleLabel,
-                  logger: FilteringBoundLogger) -> tuple[str, str]:
+                  logger: Logger) -> tuple[str, str]:
     """The given run image, else the one chosen from the label's image and mirrors."""
     if request.run_image:
         reason = "given with -run-image"
@@ -188,7 +186,7 @@ class Overrides:
 
     force: bool
     available: bool          # the rebaser's platform API defines -force
-    logger: FilteringBoundLogger
+    logger: Logger
 
     def refuse(self, problem: str) -> None:
         if self.force:

@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from structlog.typing import FilteringBoundLogger
-
 from lifecycle.backends.base import Access
+from lifecycle.log import Logger
 from lifecycle.platform.exits import ExitCode, LifecycleError
 from lifecycle.reference import Reference, ReferenceError, parse_reference
 
@@ -102,7 +101,7 @@ def select_run_image(candidates: Sequence[str], target_registry: str,
 
 def choose_run_image(candidates: Sequence[str], target_registry: str,
                      check: Callable[[Reference], Access], source: str, code: ExitCode,
-                     logger: FilteringBoundLogger) -> RunImageChoice:
+                     logger: Logger) -> RunImageChoice:
     """Select among ``candidates`` (named in ``source``), explain the choice in the log, and
     fail with ``code`` listing every candidate when none is readable. Both phases (and the
     commands that show what a phase would do) go through here, so they choose alike."""

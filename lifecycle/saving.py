@@ -11,12 +11,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from structlog.typing import FilteringBoundLogger
-
 from lifecycle import progress
 from lifecycle.backends.base import BackendError, ImageStore
 from lifecycle.image.model import Image, SaveResult
-from lifecycle.log import get_logger
+from lifecycle.log import Logger, get_logger
 from lifecycle.platform import files
 from lifecycle.platform.api import Features
 from lifecycle.platform.exits import ExitCode, LifecycleError
@@ -25,13 +23,13 @@ from lifecycle.reference import Reference
 
 def save_image(store: ImageStore, image: Image, refs: Sequence[Reference],
                names: Sequence[str], action: str, code: ExitCode,
-               logger: FilteringBoundLogger | None = None) -> SaveResult:
+               logger: Logger | None = None) -> SaveResult:
     return save_with(lambda: store.write(image, refs), refs, names, action, code, logger)
 
 
 def save_with(write: Callable[[], SaveResult], refs: Sequence[Reference],
               names: Sequence[str], action: str, code: ExitCode,
-              logger: FilteringBoundLogger | None = None) -> SaveResult:
+              logger: Logger | None = None) -> SaveResult:
     """Save by ``write`` (an image, or an index of images) and print the lifecycle's lines."""
     logger = logger or get_logger()
     for name in names:
