@@ -13,7 +13,7 @@ from __future__ import annotations
 import errno
 import re
 import socket
-import ssl
+import sys
 from collections.abc import Iterator
 
 _ERRNO_WORDS = {
@@ -66,8 +66,11 @@ def chain(err: BaseException) -> Iterator[BaseException]:
 def describe(err: BaseException) -> str:
     """A few words for what went wrong, from the innermost error that says it."""
     errors = list(chain(err))
+    # ssl is loaded by the registry client when it connects; where it is not loaded no
+    # error can be a TLS one, and a phase that never speaks TLS does not pay for its import.
+    ssl = sys.modules.get("ssl")
     for current in reversed(errors):
-        if isinstance(current, ssl.SSLError):
+        if ssl is not None and isinstance(current, ssl.SSLError):
             reason = current.reason or current.strerror or "handshake error"
             return f"TLS handshake failed: {str(reason).lower().replace('_', ' ')}"
         if isinstance(current, socket.gaierror):

@@ -31,6 +31,17 @@ def test_help_version_and_flag_errors(phase: str) -> None:
     assert bad_bool.code == 3 and "CNB_USE_DAEMON" in bad_bool.stderr
 
 
+@pytest.mark.parametrize("phase", ["exporter", "rebaser", "rebasemany"])
+@pytest.mark.parametrize("env", [{}, {"CNB_PLATFORM_API": "9.9"}, {"CNB_USE_DAEMON": "yes"}])
+def test_a_lone_version_flag_answers_as_the_full_parse(phase: str, env: dict[str, str]) -> None:
+    """``-version`` on its own is answered before the phase is imported; the answer is the
+    one the flag parser gives when ``-version`` comes with other flags."""
+    for flag in ("-version", "--version", "-version=true"):
+        alone = run_phase(phase, flag, env=env)
+        parsed = run_phase(phase, flag, "-log-level", "info", env=env)
+        assert alone == parsed and alone.code == 0 and alone.stdout == f"{__version__}\n"
+
+
 @pytest.mark.parametrize("phase", ["exporter", "rebaser"])
 def test_cmd_launchers(phase: str) -> None:
     result = subprocess.run([sys.executable, str(ROOT / "cmd" / phase), "-version"],
