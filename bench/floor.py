@@ -1,0 +1,151 @@
+"""The floor a registry rebase is measured against: the same HTTP requests, made by a minimal
+client (``http.client``, one keep-alive connection per worker), with none of our code.
+
+:func:`record_rebase` runs one real rebase (``lifecycle.console.rebaser``, in its own process)
+with requests' transport adapter wrapped so that every request it sends is written down:
+method, path, headers, body. :func:`replay` sends that list again and times only the
+requests: the bare handshake probe the registry client makes to see whether the registry
+speaks TLS, then each request in order, with an upload's new ``Location`` put in place of the
+recorded one. Replaying after the rebase reads the same manifests and configs and writes the
+same config and manifest again (the registry accepts them as it did the first time).
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+_RECORDER = r"""
+import base64, json, sys
+from requests.adapters import HTTPAdapter
+from urllib.parse import parse_qsl, urlencode, urlsplit
+out = open(sys.argv[1], "a")
+send = HTTPAdapter.send
+def recording_send(self, request, *args, **kwargs):
+    body = request.body
+    if body is not None and not isinstance(body, (bytes, str)):
+        body = b"".join(body) if not hasattr(body, "read") else body.read()
+        request.body = body
+        request.headers.pop("Transfer-Encoding", None)
+        request.headers["Content-Length"] = str(len(body))
+    if isinstance(body, str):
+        body = body.encode()
+    response = send(self, request, *args, **kwargs)
+    out.write(json.dumps({"method": request.method, "url": request.url,
+                          "headers": {k: v for k, v in request.headers.items()
+                                      if k.lower() not in ("connection", "accept-encoding")},
+                          "body": base64.b64encode(body or b"").decode(),
+                          "status": response.status_code,
+                          "location": response.headers.get("Location")}) + "\n")
+    out.flush()
+    return response
+HTTPAdapter.send = recording_send
+sys.argv = ["rebaser", *sys.argv[2:]]
+from lifecycle import console
+console.rebaser()
+"""
+
+
+@dataclass(frozen=True)
+class Recorded:
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes
+    location: str | None
+
+
+def record_rebase(records: Path, *rebaser_args: str) -> list[Recorded]:
+    """The requests one ``rebaser`` run makes (the run itself is not timed)."""
+    records.unlink(missing_ok=True)
+    subprocess.run([sys.executable, "-c", _RECORDER, str(records), *rebaser_args], check=True,
+                   stdout=subprocess.DEVNULL)
+    return [Recorded(item["method"], item["url"], item["headers"],
+                     base64.b64decode(item["body"]), item["location"])
+            for item in map(json.loads, records.read_text().splitlines())]
+
+
+def _probe_tls(host: str, port: int) -> None:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection((host, port), timeout=5) as raw, \
+                context.wrap_socket(raw, server_hostname=host):
+            pass
+    except OSError:
+        pass
+
+
+def _send_all(connection: http.client.HTTPConnection, requests: list[Recorded]) -> None:
+    uploads: dict[str, str] = {}  # recorded upload path -> this replay's Location
+    for recorded in requests:
+        parts = urlsplit(recorded.url)
+        if parts.path in uploads:
+            # The recorded upload's own state is replaced by the new one's; what the client
+            # added (``digest=``) is kept.
+            location = urlsplit(uploads[parts.path])
+            recorded_state = {key for key, _ in parse_qsl(urlsplit(recorded.location or "").query)}
+            added = [(k, v) for k, v in parse_qsl(parts.query) if k not in recorded_state]
+            query = urlencode([*parse_qsl(location.query), *added])
+            parts = location._replace(query=query)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        connection.request(recorded.method, path, body=recorded.body or None,
+                           headers=recorded.headers)
+        response = connection.getresponse()
+        response.read()
+        if response.status >= 400 and recorded.method != "HEAD":
+            raise SystemExit(f"replay: {recorded.method} {path}: HTTP {response.status}")
+        new_location = response.getheader("Location")
+        if recorded.location and new_location:
+            uploads[urlsplit(recorded.location).path] = new_location
+
+
+def replay(requests: list[Recorded], workers: int = 1, copies: int = 1,
+           retarget: list[tuple[str, str]] | None = None) -> float:
+    """Seconds to send ``copies`` copies of ``requests``: each copy in order, ``workers``
+    copies at once, each worker on its own keep-alive connection; copy ``i`` has
+    ``retarget[i]`` (old, new) replaced in its URLs when given."""
+    host, port = urlsplit(requests[0].url).hostname or "", urlsplit(requests[0].url).port or 80
+    batches = []
+    for index in range(copies):
+        old, new = retarget[index] if retarget else ("", "")
+        batches.append([Recorded(r.method, r.url.replace(old, new) if old else r.url,
+                                 r.headers, r.body, r.location) for r in requests])
+    connections = [http.client.HTTPConnection(host, port, timeout=60) for _ in range(workers)]
+    start = time.perf_counter()
+    _probe_tls(host, port)
+    with ThreadPoolExecutor(workers) as pool:
+        futures = [pool.submit(_send_batches, connection, batches[index::workers])
+                   for index, connection in enumerate(connections)]
+        for future in futures:
+            future.result()
+    seconds = time.perf_counter() - start
+    for connection in connections:
+        connection.close()
+    return seconds
+
+
+def _send_batches(connection: http.client.HTTPConnection, batches: list[list[Recorded]]) -> None:
+    for batch in batches:
+        _send_all(connection, batch)
+
+
+def bare_interpreter_seconds(runs: int) -> float:
+    """Best of ``runs`` of ``python -c pass`` with this venv's interpreter."""
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run([str(Path(sys.executable).parent / "python"), "-c", "pass"], check=True)
+        best = min(best, time.perf_counter() - start)
+    return best
