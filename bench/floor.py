@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -103,25 +103,24 @@ def _send_all(connection: http.client.HTTPConnection, requests: list[Recorded]) 
         connection.request(recorded.method, path, body=recorded.body or None,
                            headers=recorded.headers)
         response = connection.getresponse()
-        response.read()
+        answer = response.read()
         if response.status >= 400 and recorded.method != "HEAD":
-            raise SystemExit(f"replay: {recorded.method} {path}: HTTP {response.status}")
+            raise SystemExit(f"replay: {recorded.method} {path}: HTTP {response.status} "
+                             f"{answer[:300]!r}")
         new_location = response.getheader("Location")
         if recorded.location and new_location:
             uploads[urlsplit(recorded.location).path] = new_location
 
 
-def replay(requests: list[Recorded], workers: int = 1, copies: int = 1,
-           retarget: list[tuple[str, str]] | None = None) -> float:
-    """Seconds to send ``copies`` copies of ``requests``: each copy in order, ``workers``
-    copies at once, each worker on its own keep-alive connection; copy ``i`` has
-    ``retarget[i]`` (old, new) replaced in its URLs when given."""
+def replay(requests: list[Recorded], workers: int = 1,
+           repositories: list[tuple[str, str]] | None = None) -> float:
+    """Seconds to send ``requests`` again: once, or once per ``(recorded, other)`` pair of
+    ``repositories`` with the recorded repository's path in each URL replaced by the other
+    one's; each copy in order, ``workers`` copies at once, each worker on its own keep-alive
+    connection."""
     host, port = urlsplit(requests[0].url).hostname or "", urlsplit(requests[0].url).port or 80
-    batches = []
-    for index in range(copies):
-        old, new = retarget[index] if retarget else ("", "")
-        batches.append([Recorded(r.method, r.url.replace(old, new) if old else r.url,
-                                 r.headers, r.body, r.location) for r in requests])
+    batches = [[_moved(r, f"/v2/{old}/", f"/v2/{new}/") for r in requests]
+               for old, new in repositories] if repositories else [requests]
     connections = [http.client.HTTPConnection(host, port, timeout=60) for _ in range(workers)]
     start = time.perf_counter()
     _probe_tls(host, port)
@@ -134,6 +133,11 @@ def replay(requests: list[Recorded], workers: int = 1, copies: int = 1,
     for connection in connections:
         connection.close()
     return seconds
+
+
+def _moved(recorded: Recorded, old: str, new: str) -> Recorded:
+    location = recorded.location.replace(old, new) if recorded.location else None
+    return replace(recorded, url=recorded.url.replace(old, new), location=location)
 
 
 def _send_batches(connection: http.client.HTTPConnection, batches: list[list[Recorded]]) -> None:

@@ -49,8 +49,9 @@ def main() -> None:
             times[index].append(seconds(command))
     floor = min(times[-1])
     rows: list[dict[str, object]] = [
-        {"command": "python -c pass (reference)", "median_s": round(statistics.median(times[-1]), 3),
-         "best_s": round(floor, 3), "ratio": 1.0, "target_ratio": "—"}]
+        {"command": "python -c pass (reference)",
+         "median_s": round(statistics.median(times[-1]), 3), "best_s": round(floor, 3),
+         "ratio": 1.0, "target_ratio": "—"}]
     for index, (name, flag) in enumerate(COMMANDS):
         best = min(times[index])
         rows.append({"command": f"{name} {flag}",
