@@ -86,12 +86,20 @@ def copy_to_layout(name: str, layout: Path) -> None:
     LayoutStore(layout).write(RegistryStore().read(ref).image, [ref])
 
 
+def _before_run_toml(api: str) -> bool:
+    major, minor = (int(part) for part in api.split("."))
+    return (major, minor) < (0, 12)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("size_mib", type=int, nargs="?", default=200)
     parser.add_argument("--json", action="store_true", help="one JSON object instead of a table")
     parser.add_argument("--runs", type=int, default=3,
                         help="cold and warm runs of each case; the best is the figure")
+    parser.add_argument("--platform-apis", default="0.3",
+                        help="comma-separated CNB_PLATFORM_API versions to export at, each "
+                        "its own cases (stack.toml before 0.12, run.toml from then on)")
     parser.add_argument("--on-disk", action="store_true",
                         help="keep the registry, app and layout on disk, not in /dev/shm")
     options = parser.parse_args()
@@ -107,22 +115,32 @@ def main() -> None:
             publish_run_image(root, [run])
             copy_to_layout(run, root / "oci")
             stack = stack_file(root / "stack.toml", run)
+            (root / "run.toml").write_text(f'[[images]]\nimage = "{run}"\n')
             build = build_with_app(root / "build", size)
             time.sleep(RACY_WINDOW_NS / 1e9 + 0.1)
-            base = ["-stack", str(stack), "-layers", str(build.layers_dir),
-                    "-app", str(build.app_dir), "-group", str(build.group_path),
-                    "-report", str(root / "report.toml")]
+            base = ["-layers", str(build.layers_dir), "-app", str(build.app_dir),
+                    "-group", str(build.group_path), "-report", str(root / "report.toml")]
             layout = ["-layout", "-layout-dir", str(root / "oci")]
+            apis = options.platform_apis.split(",")
             timings: dict[str, list[Measured]] = {}
             for run in range(options.runs):
-                # Each run is cold on a new name (no previous image, no fingerprint record)
-                # and then warm on the same name.
-                app = f"{server.host}/bench/app{run}:latest"
-                for case, args in (("registry cold", base), ("registry warm", base),
-                                   ("layout cold", layout + base), ("layout warm", layout + base)):
-                    if case.endswith("cold"):
-                        (build.layers_dir / ".cnb-layer-fingerprints.json").unlink(missing_ok=True)
-                    timings.setdefault(case, []).append(measure("exporter", *args, app))
+                for api in apis:
+                    os.environ["CNB_PLATFORM_API"] = api
+                    run_images = ["-stack", str(stack)] if _before_run_toml(api) \
+                        else ["-run", str(root / "run.toml")]
+                    at = f" @{api}" if len(apis) > 1 else ""
+                    # Each run is cold on a new name (no previous image, no fingerprint
+                    # record) and then warm on the same name.
+                    app = f"{server.host}/bench/app{run}-{api}:latest"
+                    common = run_images + base
+                    for case, args in (("registry cold", common), ("registry warm", common),
+                                       ("layout cold", layout + common),
+                                       ("layout warm", layout + common)):
+                        if case.endswith("cold"):
+                            fingerprints = build.layers_dir / ".cnb-layer-fingerprints.json"
+                            fingerprints.unlink(missing_ok=True)
+                        timings.setdefault(case + at, []).append(
+                            measure("exporter", *args, app))
             rows: list[dict[str, object]] = []
             for case, results in timings.items():
                 best = min(result.seconds for result in results)
