@@ -44,9 +44,7 @@ def build_environment(directory: Path) -> Path:
     return python
 
 
-def main() -> Path:
-    dist = ROOT / "dist"
-    work = ROOT / "build" / "dist"
+def main(dist: Path = ROOT / "dist", work: Path = ROOT / "build" / "dist") -> Path:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     python = build_environment(ROOT / ".venv-dist")
@@ -59,7 +57,7 @@ def main() -> Path:
                     str(ROOT / "release" / "cnb_lifecycle_main.py")], check=True)
     descriptor = lifecycle_toml(__version__, BUILDPACK_APIS, SUPPORTED_PLATFORM_APIS)
     binary = work / "bin" / "cnb-lifecycle"
-    dist.mkdir(exist_ok=True)
+    dist.mkdir(parents=True, exist_ok=True)
     archive = dist / f"cnb-lifecycle-{__version__}-linux-x86-64.tgz"
     partial = archive.with_suffix(".partial")
     with tarfile.open(partial, "w:gz") as tar:
@@ -149,7 +147,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="build the lifecycle archive")
     parser.add_argument("--with-lifecycle", type=Path, metavar="ARCHIVE",
                         help="also write our phases over this lifecycle archive")
+    parser.add_argument("--dist-dir", type=Path, default=ROOT / "dist", metavar="DIR",
+                        help="where the archive goes (default: dist)")
+    parser.add_argument("--work-dir", type=Path, default=ROOT / "build" / "dist",
+                        metavar="DIR", help="PyInstaller's scratch space (default: build/dist)")
     options = parser.parse_args()
-    built = main()
+    built = main(options.dist_dir, options.work_dir)
     if options.with_lifecycle:
         overlay(built, options.with_lifecycle)

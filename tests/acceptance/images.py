@@ -1,31 +1,41 @@
 """The images the acceptance story builds, since none can be pulled: a Debian 12 base with
 Python (debootstrap, cached as a tarball), the lifecycle image from the repository's
-Dockerfile on top of it, and a builder image carrying /buildpacks/stack.toml."""
+Dockerfile on top of it, and a builder image carrying /buildpacks/stack.toml.
+
+Each step has its own bound (the session fixtures that call them are outside pytest's
+per-test timeout) and raises :class:`~tests.harness.services.ServiceError` saying which step
+failed.
+"""
 
 from __future__ import annotations
 
 import io
 import os
 import shutil
-import subprocess
 import sys
 import tarfile
+import time
 from pathlib import Path
+from typing import Any
 
 import docker
 
-from tests.harness.dockerd import CACHE
-from tests.harness.services import ensure_commands
+from tests.harness.dockerd import Dockerd
+from tests.harness.services import CACHE, ServiceError, ensure_commands, run_bounded
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE_ROOTFS = "bookworm-python3-minbase.tar"
 BASE_IMAGE = "cnb-acceptance/python-base:bookworm"
 LIFECYCLE_IMAGE = "cnb-acceptance/lifecycle:dev"
+DEBOOTSTRAP_SECONDS = 1800
+IMPORT_SECONDS = 600
+WHEELS_SECONDS = 600
+BUILD_SECONDS = 900
 
 
 def debootstrap_rootfs(include: tuple[str, ...], cache_name: str) -> Path:
     """``debootstrap --variant=minbase [--include=...] bookworm``, tarred once per machine
-    (under a minute) into the test cache."""
+    (a few minutes) into the test cache."""
     tarball = CACHE / cache_name
     if tarball.is_file():
         return tarball
@@ -33,54 +43,66 @@ def debootstrap_rootfs(include: tuple[str, ...], cache_name: str) -> Path:
     CACHE.mkdir(parents=True, exist_ok=True)
     rootfs = CACHE / f"{cache_name}.rootfs"
     shutil.rmtree(rootfs, ignore_errors=True)
-    subprocess.run(["debootstrap", "--variant=minbase",
-                    *([f"--include={','.join(include)}"] if include else []),
-                    "bookworm", str(rootfs), "http://deb.debian.org/debian"], check=True,
-                   capture_output=True, timeout=1800)
+    run_bounded(["debootstrap", "--variant=minbase",
+                 *([f"--include={','.join(include)}"] if include else []),
+                 "bookworm", str(rootfs), "http://deb.debian.org/debian"],
+                f"debootstrap of Debian 12 into {rootfs}", DEBOOTSTRAP_SECONDS)
     partial = tarball.with_suffix(".partial")
-    subprocess.run(["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(partial), "."],
-                   check=True)
+    run_bounded(["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(partial), "."],
+                f"tarring {rootfs}", 300)
     os.replace(partial, tarball)
     shutil.rmtree(rootfs, ignore_errors=True)
     return tarball
 
 
-def import_rootfs(client: docker.DockerClient, tarball: Path, name: str) -> str:
-    """``docker import`` of a rootfs tarball as ``name`` (once per daemon)."""
+def import_rootfs(daemon: Dockerd, tarball: Path, name: str) -> str:
+    """``docker import`` of a rootfs tarball as ``name`` (once per daemon), streamed."""
     try:
-        client.images.get(name)
+        daemon.client.images.get(name)
     except docker.errors.ImageNotFound:
         repository, _, tag = name.rpartition(":")
+        api = docker.APIClient(base_url=daemon.host, timeout=IMPORT_SECONDS)
         with tarball.open("rb") as rootfs:
-            client.api.import_image_from_data(rootfs.read(), repository=repository, tag=tag)
+            api.import_image_from_data(rootfs, repository=repository, tag=tag)
     return name
 
 
-def import_base(client: docker.DockerClient) -> str:
+def build_image(daemon: Dockerd, what: str, **options: Any) -> None:
+    """``docker build`` with ``options`` (no network), within :data:`BUILD_SECONDS`."""
+    deadline = time.monotonic() + BUILD_SECONDS
+    api = docker.APIClient(base_url=daemon.host, timeout=BUILD_SECONDS)
+    for event in api.build(rm=True, network_mode="none", decode=True, **options):
+        if "error" in event:
+            raise ServiceError(f"{what} failed: {str(event['error']).strip()}")
+        if time.monotonic() > deadline:
+            raise ServiceError(f"{what} did not finish in {BUILD_SECONDS} s")
+
+
+def import_base(daemon: Dockerd) -> str:
     """The Python base image: Debian 12 minbase with python3 and pip."""
-    return import_rootfs(client, debootstrap_rootfs(("python3", "python3-pip"), BASE_ROOTFS),
+    return import_rootfs(daemon, debootstrap_rootfs(("python3", "python3-pip"), BASE_ROOTFS),
                          BASE_IMAGE)
 
 
-def build_lifecycle_image(client: docker.DockerClient, context: Path) -> str:
+def build_lifecycle_image(daemon: Dockerd, context: Path) -> str:
     """The repository's Dockerfile, built from wheels made on the host (no network inside)."""
     if context.exists():
         shutil.rmtree(context)
     context.mkdir(parents=True)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir",
-                    str(context / "wheels"), str(ROOT)], check=True, timeout=600,
-                   capture_output=True)
+    run_bounded([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir",
+                 str(context / "wheels"), str(ROOT)], "building the wheels for the image",
+                WHEELS_SECONDS)
     for item in ("Dockerfile", ".dockerignore", "cmd"):
         source = ROOT / item
         (shutil.copytree if source.is_dir() else shutil.copy)(source, context / item)
     (context / "lifecycle").mkdir()
     shutil.copy(ROOT / "lifecycle" / "launcher.sh", context / "lifecycle" / "launcher.sh")
-    client.images.build(path=str(context), tag=LIFECYCLE_IMAGE, rm=True, network_mode="none",
-                        buildargs={"BASE_IMAGE": import_base(client)})
+    build_image(daemon, "building the lifecycle image", path=str(context),
+                tag=LIFECYCLE_IMAGE, buildargs={"BASE_IMAGE": import_base(daemon)})
     return LIFECYCLE_IMAGE
 
 
-def build_builder_image(client: docker.DockerClient, stack_toml: str, tag: str) -> str:
+def build_builder_image(daemon: Dockerd, stack_toml: str, tag: str) -> str:
     """A builder: the lifecycle image plus /buildpacks/stack.toml, named by CNB_MIRRORS_PATH."""
     dockerfile = (f"FROM {LIFECYCLE_IMAGE}\n"
                   "COPY stack.toml /buildpacks/stack.toml\n"
@@ -92,6 +114,6 @@ def build_builder_image(client: docker.DockerClient, stack_toml: str, tag: str) 
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     context.seek(0)
-    client.images.build(fileobj=context, custom_context=True, tag=tag, rm=True,
-                        network_mode="none")
+    build_image(daemon, "building the builder image", fileobj=context, custom_context=True,
+                tag=tag)
     return tag
