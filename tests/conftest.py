@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 pytest_plugins = ["tests.harness.registry", "tests.harness.dockerd", "tests.harness.tlsregistry",
-                  "tests.harness.groups", "tests.harness.hostpaths"]
+                  "tests.harness.groups", "tests.harness.hostpaths", "pytester"]
 
 
 @pytest.fixture

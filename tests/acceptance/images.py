@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 import tarfile
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,8 @@ ROOT = Path(__file__).resolve().parents[2]
 BASE_ROOTFS = "bookworm-python3-minbase.tar"
 BASE_IMAGE = "cnb-acceptance/python-base:bookworm"
 LIFECYCLE_IMAGE = "cnb-acceptance/lifecycle:dev"
-DEBOOTSTRAP_SECONDS = 1800
+DEBOOTSTRAP_SECONDS = 900
+DEBOOTSTRAP_ATTEMPTS = 2
 IMPORT_SECONDS = 600
 WHEELS_SECONDS = 600
 BUILD_SECONDS = 900
@@ -41,17 +43,27 @@ def debootstrap_rootfs(include: tuple[str, ...], cache_name: str) -> Path:
         return tarball
     ensure_commands(["debootstrap"], ["debootstrap"])
     CACHE.mkdir(parents=True, exist_ok=True)
-    rootfs = CACHE / f"{cache_name}.rootfs"
-    shutil.rmtree(rootfs, ignore_errors=True)
-    run_bounded(["debootstrap", "--variant=minbase",
-                 *([f"--include={','.join(include)}"] if include else []),
-                 "bookworm", str(rootfs), "http://deb.debian.org/debian"],
-                f"debootstrap of Debian 12 into {rootfs}", DEBOOTSTRAP_SECONDS)
-    partial = tarball.with_suffix(".partial")
-    run_bounded(["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(partial), "."],
-                f"tarring {rootfs}", 300)
-    os.replace(partial, tarball)
-    shutil.rmtree(rootfs, ignore_errors=True)
+    # Each its own scratch names: other test runs on the machine may be making it too.
+    rootfs = Path(tempfile.mkdtemp(prefix=f"{cache_name}.rootfs-", dir=CACHE))
+    partial = rootfs.with_name(f"{rootfs.name}.tar")
+    try:
+        for attempt in range(DEBOOTSTRAP_ATTEMPTS):  # a mirror mid-sync serves corrupt debs
+            shutil.rmtree(rootfs, ignore_errors=True)
+            try:
+                run_bounded(["debootstrap", "--variant=minbase",
+                             *([f"--include={','.join(include)}"] if include else []),
+                             "bookworm", str(rootfs), "http://deb.debian.org/debian"],
+                            f"debootstrap of Debian 12 into {rootfs}", DEBOOTSTRAP_SECONDS)
+                break
+            except ServiceError:
+                if attempt + 1 == DEBOOTSTRAP_ATTEMPTS:
+                    raise
+        run_bounded(["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(partial), "."],
+                    f"tarring {rootfs}", 300)
+        os.replace(partial, tarball)
+    finally:
+        shutil.rmtree(rootfs, ignore_errors=True)
+        partial.unlink(missing_ok=True)
     return tarball
 
 

@@ -24,7 +24,6 @@ from pathlib import Path
 import pytest
 
 GROUPS = ("unit", "registry", "daemon", "acceptance", "dist")
-UNIT_DIR = Path(__file__).resolve().parents[1] / "unit"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -44,8 +43,9 @@ class GroupGuard:
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         """Before selection by ``-m``, and before other plugins look: ``unit`` by path."""
+        unit_dir = self.config.rootpath / "tests" / "unit"
         for item in items:
-            if item.path.is_relative_to(UNIT_DIR):
+            if item.path.is_relative_to(unit_dir):
                 item.add_marker(pytest.mark.unit)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:

@@ -26,4 +26,7 @@ def preparing(what: str) -> Iterator[None]:
     try:
         yield
     except SET_UP_ERRORS as err:
-        pytest.fail(f"{what}: {err}", pytrace=False)
+        failure = f"{what}: {err}"
+    else:
+        return
+    pytest.fail(failure, pytrace=False)  # outside the handler: no chained traceback

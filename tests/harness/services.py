@@ -59,7 +59,7 @@ def run_bounded(command: Sequence[str], what: str, seconds: float,
 
 
 def _tail(output: bytes) -> str:
-    return output.decode(errors="replace")[-2000:].strip()
+    return "\n".join(output.decode(errors="replace").strip().splitlines()[-12:])
 
 
 def download(url: str, path: Path, seconds: float) -> Path:
