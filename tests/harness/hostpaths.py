@@ -3,7 +3,8 @@
 The phases default to ``/layers``, ``/workspace``, ``/cnb`` and the like, as they must in a
 builder; on the machine running the tests those paths belong to the host. Their state is
 taken when the session starts and compared after every test, so a change names the test
-that made it; the run then fails at the end, listing every change.
+that was running when it happened (on a shared machine, another process may have made it);
+the run then fails at the end, listing every change.
 """
 
 from __future__ import annotations
@@ -70,17 +71,17 @@ class HostPathCheck:
 
     @pytest.hookimpl(trylast=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> None:
-        self.compare(f"during {item.nodeid}")
+        self.compare(f"while {item.nodeid} ran")
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        self.compare("at the end of the session")  # session fixtures' own teardown
+        self.compare("as the session ended")  # session fixtures' own teardown
         if self.changes:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         for change in self.changes:
-            terminalreporter.write_line(f"ERROR: a host path changed {change}; tests must "
-                                        f"pass -report, -layers and the like explicitly",
+            terminalreporter.write_line(f"ERROR: a host path changed {change} (tests must "
+                                        f"pass -report, -layers and the like explicitly)",
                                         red=True)
 
     def compare(self, when: str) -> None:

@@ -38,6 +38,7 @@ def test_a_test_writing_a_default_path_fails_the_run_naming_it(pytester: pytest.
                                     f"    Path({str(layers)!r}).mkdir()\n")
     result = pytester.runpytest("-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines([f"ERROR: a host path changed during "
-                                 f"test_phases.py::test_writes_a_report: {layers} was created;*"])
+    result.stdout.fnmatch_lines([f"ERROR: a host path changed while "
+                                 f"test_phases.py::test_writes_a_report ran: {layers} was "
+                                 f"created (tests must pass -report*"])
     assert "test_clean:" not in result.stdout.str()
