@@ -1,25 +1,68 @@
-# The lifecycle image: /cnb/lifecycle/{exporter,rebaser,rebase-many,launcher}, laid out like a
-# buildpacks lifecycle so a platform can copy /cnb/lifecycle into a builder (/lifecycle/* for
-# 2019-style builders). The Python package is installed from wheels built on the host, so
-# building the image needs no network access (and works behind a proxy):
+# The lifecycle image: /cnb/lifecycle/{exporter,rebaser,rebase-many,launcher} and
+# /cnb/lifecycle.toml, laid out like a buildpacks lifecycle image so a platform can copy
+# /cnb/lifecycle into a builder (/lifecycle/* for 2019-style builders).
 #
-#   pip wheel --wheel-dir wheels .
-#   docker build -t cnb-lifecycle .                                 # default: python:3.11-slim
-#   docker build --build-arg BASE_IMAGE=<any image with python3 >= 3.11 and pip> -t cnb-lifecycle .
+#   docker build -t cnb-lifecycle .          # python:3.11-slim, dependencies from the index
+#   docker build --build-arg BASE_IMAGE=<any image with python3 >= 3.11 and pip> ...
 #
-# The acceptance suite (tests/acceptance) builds it on a Debian 12 minbase image made with
-# debootstrap (python3, python3-pip), since no image can be pulled there.
+# Behind a proxy that re-signs TLS, put its CA bundle in certs/ and pass
+# --build-arg PIP_CERT=/src/certs/<file> (pip reads PIP_CERT). With no network at all,
+# install from wheels made on the host instead:
+#
+#   pip wheel --wheel-dir wheels .           # add pyinstaller==6.22.3 for LIFECYCLE_IMAGE
+#   docker build --build-arg WHEELS=wheels -t cnb-lifecycle .
+#
+# Over an existing lifecycle image (what `pack build --lifecycle-image` takes): that image's
+# analyzer, restorer, creator, launcher and the rest are kept, and our exporter and rebaser go
+# in self-contained (PyInstaller, as in `make dist`; the image has no Python), with the C
+# library they load and /cnb/lifecycle.toml declaring the APIs both implement:
+#
+#   docker build --build-arg LIFECYCLE_IMAGE=buildpacksio/lifecycle:<version> -t my/lifecycle .
+#
+# The build stage needs binutils for PyInstaller (installed with apt-get when missing).
 ARG BASE_IMAGE=python:3.11-slim
-FROM ${BASE_IMAGE}
+ARG LIFECYCLE_IMAGE=
+
+FROM ${BASE_IMAGE} AS python-phases
+ARG WHEELS=
+ARG PIP_CERT
 # Debian's python3 marks its site-packages as externally managed; this image is ours.
 ENV PIP_BREAK_SYSTEM_PACKAGES=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-COPY wheels /tmp/wheels
-RUN python3 -m pip install --no-index --find-links /tmp/wheels cnb-lifecycle \
- && rm -rf /tmp/wheels
-COPY cmd/exporter cmd/rebaser cmd/rebase-many /cnb/lifecycle/
-COPY lifecycle/launcher.sh /cnb/lifecycle/launcher
-RUN chmod 0755 /cnb/lifecycle/* \
- && mkdir -p /lifecycle \
+COPY . /src
+RUN if [ -n "$WHEELS" ]; then \
+      python3 -m pip install --no-index --find-links "/src/$WHEELS" cnb-lifecycle; \
+    else \
+      python3 -m pip install /src; \
+    fi \
+ && mkdir -p /cnb/lifecycle /lifecycle \
+ && cp /src/cmd/exporter /src/cmd/rebaser /src/cmd/rebase-many /cnb/lifecycle/ \
+ && cp /src/lifecycle/launcher.sh /cnb/lifecycle/launcher \
+ && chmod 0755 /cnb/lifecycle/* \
+ && python3 -c 'import sys; sys.path.insert(0, "/src"); \
+from release.build_dist import OURS, lifecycle_toml; print(lifecycle_toml(OURS), end="")' \
+    > /cnb/lifecycle.toml \
  && for phase in exporter rebaser rebase-many launcher; do \
       ln -s /cnb/lifecycle/$phase /lifecycle/$phase; \
     done
+
+# The image the result is built on: the lifecycle image if one is named, else the above.
+FROM ${LIFECYCLE_IMAGE:-python-phases} AS base-lifecycle
+
+# Only with LIFECYCLE_IMAGE: what goes over it (release/build_dist.py --image-root).
+FROM python-phases AS over-lifecycle
+ARG LIFECYCLE_IMAGE
+ARG WHEELS=
+ARG PIP_CERT
+COPY --from=base-lifecycle /cnb/lifecycle.toml /base/lifecycle.toml
+COPY --from=base-lifecycle /cnb/lifecycle/launcher /base/lifecycle/launcher
+RUN mkdir /out \
+ && if [ -n "$LIFECYCLE_IMAGE" ]; then \
+      command -v objdump >/dev/null || { apt-get update \
+        && apt-get install -y --no-install-recommends binutils; } \
+      && if [ -n "$WHEELS" ]; then export PIP_NO_INDEX=1 PIP_FIND_LINKS="/src/$WHEELS"; fi \
+      && python3 /src/release/build_dist.py --image-root /out --base-cnb /base \
+      && rm -rf /src/build /src/.venv-dist; \
+    fi
+
+FROM base-lifecycle
+COPY --from=over-lifecycle /out/ /

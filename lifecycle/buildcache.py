@@ -12,28 +12,40 @@
 
 Both are written after the app image was saved, and a problem with either is a warning:
 the app image is what the build was for.
+
+A cached layer counts as present only once its tar has been read and found to hash to the
+diffID it is filed under: a cache directory can be damaged on disk and a cache image can be
+written by anyone, and a layer reused unchecked would carry the damage into every later
+build. A layer that fails the check is rebuilt and written again, and the check's result is
+kept for the rest of the export, so no tar is read twice.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import errno
+import hashlib
 import json
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
+
+from isal import isal_zlib
 
 from lifecycle import archive
 from lifecycle.backends.base import BackendError, ImageNotFound, ImageStore
 from lifecycle.image import mutate
-from lifecycle.image.model import Image, Layer
+from lifecycle.image.model import Image, Layer, iter_chunks
+from lifecycle.jsonio import labels_json, loads_json, write_atomically
 from lifecycle.log import get_logger
-from lifecycle.platform.files import labels_json, loads_json, write_atomically
 from lifecycle.reference import Reference
 
 CACHE_LABEL = "io.buildpacks.lifecycle.cache.metadata"
+
+# isal's stubs declare its error as an instance of Exception; it is the class of bad gzip data.
+_BAD_GZIP: type[Exception] = isal_zlib.error  # type: ignore[assignment]
 
 
 class BuildCache(Protocol):
@@ -73,6 +85,46 @@ def previous_shas(metadata: Mapping[str, Any]) -> dict[tuple[str, str], str]:
     return shas
 
 
+def tar_digest(stream: BinaryIO, compressed: bool) -> str:
+    """The sha256 digest of the tar in ``stream`` (gunzipped first if ``compressed``)."""
+    digest = hashlib.sha256()
+    inflater = isal_zlib.decompressobj(16 + isal_zlib.MAX_WBITS) if compressed else None
+    for chunk in iter_chunks(stream):
+        digest.update(inflater.decompress(chunk) if inflater else chunk)
+    if inflater:
+        digest.update(inflater.flush())
+    return f"sha256:{digest.hexdigest()}"
+
+
+def previous_sbom_sha(metadata: Mapping[str, Any]) -> str | None:
+    """The cache SBOM layer's diffID in cache metadata (platform API 0.8 on), if any."""
+    recorded = metadata.get("sbom")
+    sha = recorded.get("sha") if isinstance(recorded, dict) else None
+    return sha if isinstance(sha, str) else None
+
+
+class _IntactLayers:
+    """Which cached layers hash to their diffIDs, each read at most once per export."""
+
+    def __init__(self, cache_name: str) -> None:
+        self._cache_name = cache_name
+        self._checked: dict[str, bool] = {}
+
+    def check(self, diff_id: str, read: Callable[[], str]) -> bool:
+        """Whether ``read()`` (the digest of the tar filed under ``diff_id``) matches it."""
+        if diff_id not in self._checked:
+            try:
+                found = read()
+            except (OSError, BackendError, _BAD_GZIP) as err:
+                found = f"unreadable ({err})"
+            intact = found == diff_id
+            if not intact:
+                get_logger().warning(f"Cached layer {diff_id} in '{self._cache_name}' is "
+                                     f"damaged (its tar is {found}); building it again")
+            self._checked[diff_id] = intact
+        return self._checked[diff_id]
+
+
 class VolumeCache:
     """A cache directory in the Go lifecycle's volume-cache layout."""
 
@@ -86,6 +138,7 @@ class VolumeCache:
         self.committed.mkdir(exist_ok=True)
         self.staging.mkdir()
         self._owner = (uid, gid)
+        self._intact = _IntactLayers(self.name)
 
     def _tar(self, diff_id: str, directory: Path | None = None) -> Path:
         return (directory or self.committed) / f"{diff_id}.tar"
@@ -98,7 +151,15 @@ class VolumeCache:
         return document if isinstance(document, dict) else {}
 
     def has_layer(self, diff_id: str) -> bool:
-        return self._tar(diff_id).is_file()
+        """Whether the committed cache holds an intact tar of ``diff_id``."""
+        tar = self._tar(diff_id)
+        if not tar.is_file():
+            return False
+
+        def digest() -> str:
+            with tar.open("rb") as stream:
+                return tar_digest(stream, compressed=False)
+        return self._intact.check(diff_id, digest)
 
     def write_layer(self, plan: archive.LayerPlan) -> Layer:
         return archive.write_layer(plan.entries, self.staging, compress=False)
@@ -125,7 +186,7 @@ class VolumeCache:
         """``layer`` read from this cache's committed tar, if it is there (an uncompressed
         layer only: its blob digest is its diffID)."""
         cached = self._tar(layer.diff_id)
-        if layer.digest != layer.diff_id or not cached.is_file():
+        if layer.digest != layer.diff_id or not self.has_layer(layer.diff_id):
             return layer
         return dataclasses.replace(layer, size=cached.stat().st_size,
                                    source=archive.LocalBlob(cached, layer.digest))
@@ -160,6 +221,7 @@ class ImageCache:
         except BackendError as err:
             get_logger().warning(f"Not reusing the cache image '{ref}': {err}")
         self.layers: list[Layer] = []
+        self._intact = _IntactLayers(self.name)
 
     def metadata(self) -> Mapping[str, Any]:
         text = self.previous.labels.get(CACHE_LABEL) if self.previous else None
@@ -170,7 +232,17 @@ class ImageCache:
         return document if isinstance(document, dict) else {}
 
     def has_layer(self, diff_id: str) -> bool:
-        return bool(self.previous and self.previous.layer_by_diff_id(diff_id))
+        """Whether the previous cache image has a layer of ``diff_id`` whose blob really
+        unpacks to it (the blob is read once to tell)."""
+        layer = self.previous.layer_by_diff_id(diff_id) if self.previous else None
+        if layer is None or layer.source is None:
+            return False
+        source = layer.source
+
+        def digest() -> str:
+            with source.open_blob(layer.digest) as stream:
+                return tar_digest(stream, layer.compressed)
+        return self._intact.check(diff_id, digest)
 
     def write_layer(self, plan: archive.LayerPlan) -> Layer:
         return archive.write_layer(plan.entries, self.workdir, self.store.compress_layers)

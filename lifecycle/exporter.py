@@ -19,17 +19,27 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from lifecycle import __version__, archive, buildcache, fingerprints, privileges, progress
+from lifecycle import (
+    __version__,
+    archive,
+    buildcache,
+    fingerprints,
+    multiplatform,
+    privileges,
+    progress,
+    sbom,
+)
 from lifecycle.backends import open_store
 from lifecycle.backends.base import (
     AccessDenied,
@@ -39,14 +49,23 @@ from lifecycle.backends.base import (
     ImageStore,
 )
 from lifecycle.cli import run_phase
+from lifecycle.extended import extended_run_image
 from lifecycle.image import mutate
+from lifecycle.image.index import Platform
 from lifecycle.image.model import Image, Layer, StoredImage
+from lifecycle.image.platforms import MissingPlatform
 from lifecycle.log import get_logger
+from lifecycle.parallel import export_image_and_cache
 from lifecycle.platform import files
+from lifecycle.platform.api import Features
 from lifecycle.platform.exits import ExitCode, LifecycleError, invalid_args
-from lifecycle.platform.inputs import ExporterInputs, resolve_exporter_inputs
+from lifecycle.platform.inputs import (
+    DEFAULT_LAUNCHER_SBOM_DIR,
+    ExporterInputs,
+    resolve_exporter_inputs,
+)
 from lifecycle.reference import ReferenceError, parse_reference
-from lifecycle.runimage import select_run_image
+from lifecycle.runimage import choose_run_image, names_contain, same_repository
 from lifecycle.saving import report_and_check, save_image
 
 LAUNCHER_ID = "buildpacksio/lifecycle:launcher"
@@ -78,8 +97,11 @@ class LocalInputs:
     build: files.BuildMetadata
     project: dict[str, Any]
     launcher: Path
-    entrypoint: str
+    launcher_info: files.LauncherInfo
+    entrypoint: Entrypoint
     analyzed: files.Analyzed | None
+    run_images: RunImageFile
+    build_bom: tuple[dict[str, Any], ...]   # report.toml [build] bom (platform API 0.5-0.8)
 
 
 @dataclass(frozen=True)
@@ -88,6 +110,12 @@ class RunImage:
     name: str
     reason: str
     recorded: files.RunImageMetadata   # canonical image + mirrors for the label
+    extended: Image | None = None      # the run image as extensions extended it (0.12 on)
+
+    @property
+    def base(self) -> Image:
+        """What the app image is built on."""
+        return self.extended or self.stored.image
 
 
 def export(inputs: ExporterInputs) -> None:
@@ -101,6 +129,8 @@ def export(inputs: ExporterInputs) -> None:
     except OSError as err:
         logger.warning(f"Cannot prepare the cache directories: {err.strerror or err}")
     with as_user():
+        if inputs.features.lifecycle_sboms:
+            copy_lifecycle_sboms(inputs)
         local = read_local_inputs(inputs)
     with closing(open_store(inputs.target)) as store:
         export_to(store, inputs, local, as_user)
@@ -108,8 +138,17 @@ def export(inputs: ExporterInputs) -> None:
 
 def export_to(store: ImageStore, inputs: ExporterInputs, local: LocalInputs,
               as_user: Callable[[], AbstractContextManager[None]]) -> None:
-    run_image = resolve_run_image(inputs, store)
-    previous = read_previous_label(inputs, store, local.analyzed)
+    target = multiplatform.export_platform(inputs.platform, local.analyzed, inputs.features)
+    run_image = resolve_run_image(inputs, store, local, target)
+    analyzed = local.analyzed.run_image if local.analyzed is not None else None
+    if inputs.features.extended_run_image and analyzed is not None and analyzed.extend:
+        with as_user():
+            extended = extended_run_image(inputs.extended_dir, run_image.stored.image)
+        get_logger().info(f"Using the extended run image in '{inputs.extended_dir}' "
+                          f"({len(extended.layers) - len(run_image.stored.image.layers)} "
+                          "extension layer(s))")
+        run_image = replace(run_image, extended=extended)
+    previous = read_previous_label(inputs, store, local.analyzed, target.platform)
 
     with as_user():
         if not (inputs.layers_dir / "config").is_dir():
@@ -130,17 +169,42 @@ def export_to(store: ImageStore, inputs: ExporterInputs, local: LocalInputs,
                     if stager is not None:
                         stager.finish()
             image, label = compose(inputs, local, run_image, plans, built.layers)
-            save(inputs, store, image, run_image, label)
-            with as_user():
+            # The app's manifest annotations are ours, never the run image's own.
+            image = mutate.set_base_annotations(replace(image, annotations={}), run_image.name,
+                                                run_image.stored.digest)
+
+            def save_and_keep_launch_layers() -> None:
+                save(inputs, store, image, run_image, label, local)
                 if launch_cache is not None:
-                    keep_launch_layers(launch_cache, built.layers.values())
-                cached = export_cache(inputs, local, store, known, workdir)
+                    with as_user():
+                        keep_launch_layers(launch_cache, built.layers.values())
+
+            def cache_as_user() -> dict[str, fingerprints.Recorded]:
+                with as_user():
+                    return export_cache(inputs, local, store, known, workdir)
+
+            cached = export_image_and_cache(
+                save_and_keep_launch_layers, cache_as_user,
+                parallel=inputs.parallel and inputs.features.parallel_export,
+                needs_root=needs_root_to_save(inputs),
+                as_user=as_user if privileges.switching(inputs.uid, inputs.gid) else None)
+            with as_user():
                 known.save({**built.fingerprints, **cached})
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
 # -- 1. local inputs -------------------------------------------------------------------------
+
+def copy_lifecycle_sboms(inputs: ExporterInputs) -> None:
+    """The lifecycle's and the launcher's SBOM files into ``<layers>/sbom`` (0.11 on)."""
+    try:
+        sbom.copy_lifecycle_sboms(inputs.layers_dir, inputs.launcher_sbom_dir,
+                                  DEFAULT_LAUNCHER_SBOM_DIR)
+    except OSError as err:
+        raise LifecycleError(f"copy the launcher's SBOM files from '{inputs.launcher_sbom_dir}'",
+                             err.strerror or err, ExitCode.EXPORT_FAILED) from None
+
 
 def read_local_inputs(inputs: ExporterInputs) -> LocalInputs:
     for what, directory in (("layers", inputs.layers_dir), ("app", inputs.app_dir)):
@@ -153,13 +217,19 @@ def read_local_inputs(inputs: ExporterInputs) -> LocalInputs:
                         files.read_store(inputs.layers_dir / entry.escaped_id))
         for entry in group)
     build = files.read_build_metadata(inputs.layers_dir / "config" / "metadata.toml")
+    launcher = launcher_file(inputs)
     return LocalInputs(
         buildpacks=buildpacks,
         build=build,
         project=files.read_project_metadata(inputs.project_metadata_path),
-        launcher=launcher_file(inputs),
-        entrypoint=entrypoint_for(inputs.process_type, build),
+        launcher=launcher,
+        launcher_info=launcher_info(launcher),
+        entrypoint=entrypoint_for(inputs.process_type, build, inputs.features),
         analyzed=files.read_analyzed(inputs.analyzed_path),
+        run_images=read_run_image_file(inputs),
+        build_bom=tuple(entry for bp in buildpacks if inputs.features.report_build_bom
+                        for entry in files.read_build_bom(bp.directory, bp.entry.id,
+                                                          bp.entry.version)),
     )
 
 
@@ -177,62 +247,172 @@ def launcher_file(inputs: ExporterInputs) -> Path:
     raise invalid_args(f"read launcher '{inputs.launcher_path}'", "not a file")
 
 
-def entrypoint_for(process_type: str | None, build: files.BuildMetadata) -> str:
+@dataclass(frozen=True)
+class Entrypoint:
+    path: str                       # the image's single ENTRYPOINT
+    process_type_env: str | None    # CNB_PROCESS_TYPE for the launcher (platform API 0.3)
+
+
+def launcher_info(launcher: Path) -> files.LauncherInfo:
+    """What the build label says of the launcher in the image: ours, or what the
+    ``launcher.toml`` beside another launcher says, else nothing (an unknown launcher)."""
+    if launcher == BUNDLED_LAUNCHER or _same_bytes(launcher, BUNDLED_LAUNCHER):
+        return files.LauncherInfo(__version__, "cnb-lifecycle")
+    described = files.read_launcher_info(launcher.with_name("launcher.toml"))
+    if described is None:
+        get_logger().debug(f"No launcher.toml beside '{launcher}': the build label names no "
+                           "launcher version")
+    return described or files.LauncherInfo()
+
+
+def _same_bytes(first: Path, second: Path) -> bool:
+    try:
+        return first.stat().st_size == second.stat().st_size and \
+            first.read_bytes() == second.read_bytes()
+    except OSError:
+        return False
+
+
+def entrypoint_for(process_type: str | None, build: files.BuildMetadata,
+                   features: Features) -> Entrypoint:
+    """The entry point each platform API asks for: the launcher with ``CNB_PROCESS_TYPE``
+    (0.3); ``/cnb/process/<type>`` for ``-process-type``, else the only process (0.4, 0.5);
+    ``-process-type`` (unknown: a failure), else metadata.toml's default (0.6 on)."""
     types = [process.type for process in build.processes]
-    if process_type:
-        if process_type not in types:
+    logger = get_logger()
+    if process_type and process_type not in types:
+        if features.buildpack_default_process or not features.process_entrypoints:
             raise LifecycleError("export", f"tried to set {process_type} to default but it "
                                  f"doesn't exist (processes: {types})", ExitCode.EXPORT_FAILED)
-        get_logger().info(f"Setting default process type '{process_type}'")
-        return f"/cnb/process/{process_type}"
-    if build.default_process_type:
-        return f"/cnb/process/{build.default_process_type}"
-    get_logger().info("no default process type")
-    return LAUNCHER_IN_IMAGE
+        logger.warning(f"Process type '{process_type}' does not exist (processes: {types}); "
+                       "not setting it as the default")
+        process_type = None
+    if process_type:
+        logger.info(f"Setting default process type '{process_type}'")
+        if not features.process_entrypoints:
+            return Entrypoint(LAUNCHER_IN_IMAGE, process_type)
+        return Entrypoint(f"/cnb/process/{process_type}", None)
+    default = build.default_process_type if features.buildpack_default_process else \
+        types[0] if features.process_entrypoints and len(types) == 1 else ""
+    if default:
+        return Entrypoint(f"/cnb/process/{default}", None)
+    logger.info("no default process type")
+    return Entrypoint(LAUNCHER_IN_IMAGE, None)
 
 
 # -- 2. run image and previous image ---------------------------------------------------------
 
-def resolve_run_image(inputs: ExporterInputs, store: ImageStore) -> RunImage:
-    logger = get_logger()
+@dataclass(frozen=True)
+class RunImageFile:
+    """run.toml (platform API 0.12 on) or stack.toml (before): the run images a builder
+    offers, each with its mirrors."""
+
+    path: Path
+    what: str                                           # "run file" or "stack file"
+    key: str                                            # where the file names an image
+    images: tuple[files.RunImageMetadata, ...] | None   # None: the file does not exist
+
+    def names_for(self, name: str) -> files.RunImageMetadata:
+        """The entry that has ``name`` as its image or a mirror, else the first entry."""
+        entries = self.images or ()
+        matching = [entry for entry in entries if name and names_contain(entry.candidates, name)]
+        return (matching or [*entries, files.RunImageMetadata()])[0]
+
+    def why_empty(self) -> str:
+        if self.images is None:
+            return f"{self.what} '{self.path}' does not exist"
+        return f"{self.what} '{self.path}' has no '{self.key}'"
+
+
+def read_run_image_file(inputs: ExporterInputs) -> RunImageFile:
+    if inputs.features.run_toml:
+        return RunImageFile(inputs.run_path, "run file", "[[images]] image",
+                            files.read_run(inputs.run_path))
     stack = files.read_stack(inputs.stack_path)
-    recorded = stack or files.RunImageMetadata()
-    if inputs.run_image:
-        name, reason = inputs.run_image, "given with -run-image"
+    return RunImageFile(inputs.stack_path, "stack file", "[run-image] image",
+                        None if stack is None else (stack,) if stack.image else ())
+
+
+_IMAGE_ID = re.compile(r"(sha256:)?[0-9a-f]{64}")
+
+
+def resolve_run_image(inputs: ExporterInputs, store: ImageStore, local: LocalInputs,
+                      wanted: multiplatform.TargetPlatform) -> RunImage:
+    """The run image: named by analyzed.toml from platform API 0.7 (an explicit run image
+    must agree), else given explicitly, else chosen from the run or stack file's image and
+    mirrors by the target registry (our mirror selection, at every version); of an index,
+    the child for the ``wanted`` platform."""
+    logger = get_logger()
+    names = local.run_images
+    analyzed = local.analyzed.run_image if local.analyzed is not None and \
+        inputs.features.exporter_run_image_from_analyzed else None
+    if analyzed is not None:
+        check_explicit_run_image(inputs, analyzed)
+        name = analyzed_run_image_name(analyzed, inputs.target.kind)
+        reason = f"named by '{inputs.analyzed_path}' ([run-image] reference)"
+        recorded = names.names_for(analyzed.image or name)
+        logger.info(f"Using run image '{name}' ({reason})")
+    elif inputs.run_image:
+        name, reason = inputs.run_image, f"given with {inputs.shared.run_image_origin}"
+        recorded = names.names_for(name)
         logger.info(f"Using run image '{name}' ({reason})")
     else:
+        recorded = names.names_for("")
         if not recorded.image:
-            raise invalid_args(
-                "parse arguments",
-                f"-run-image is required when there is no stack metadata available "
-                f"(no run image in '{inputs.stack_path}')")
-        target = inputs.images[0].registry
-        logger.info(f"Selecting run image for registry '{target}' from "
-                    f"'{inputs.stack_path}' ({len(recorded.candidates)} candidates):")
-        choice = select_run_image(recorded.candidates, target, store.check_read_access)
-        for line in choice.explanation():
-            logger.info(line)
-        if choice.image is None:
-            raise invalid_args("select run image",
-                               f"no run image is readable: {choice.rejections()}")
+            unnamed = (f"; '{inputs.analyzed_path}' names no run image ([run-image] reference)"
+                       if inputs.features.exporter_run_image_from_analyzed else "")
+            raise invalid_args("parse arguments", "-run-image is required when there is no "
+                               f"run image metadata available: {names.why_empty()}{unnamed}")
+        choice = choose_run_image(recorded.candidates, inputs.images[0].registry,
+                                  store.check_read_access, f"'{names.path}'",
+                                  ExitCode.INVALID_ARGS, logger)
+        assert choice.image is not None
         name, reason = choice.image, choice.reason
-        logger.info(f"Selected run image '{name}': {reason}")
+    say = logger.info if wanted.asked else logger.debug
+    say(f"Exporting for platform {wanted.platform} ({wanted.reason})")
     try:
-        stored = store.read(parse_reference(name))
+        stored = multiplatform.read_for_platform(store, parse_reference(name), wanted.platform,
+                                                 check_single=wanted.asked)
     except ReferenceError as err:
         raise invalid_args(f"parse run image '{name}'", err) from None
-    except (ImageNotFound, AccessDenied) as err:
+    except (ImageNotFound, AccessDenied, MissingPlatform) as err:
         raise invalid_args(f"access run image '{name}'", err) from None
     except BackendError as err:
         raise LifecycleError(f"access run image '{name}'", err, ExitCode.EXPORT_FAILED) from None
     return RunImage(stored, name, reason, recorded)
 
 
+def analyzed_run_image_name(analyzed: files.AnalyzedRunImage, target_kind: str) -> str:
+    """What to read: the reference the analyzer resolved (a digest reference, or an image ID
+    in the daemon), unless it is a path into a layout, which is read by its name."""
+    if target_kind == "layout" and analyzed.image:
+        return analyzed.image
+    return analyzed.reference
+
+
+def check_explicit_run_image(inputs: ExporterInputs, analyzed: files.AnalyzedRunImage) -> None:
+    """From platform API 0.7 the run image is analyzed.toml's; a run image also given with a
+    flag or CNB_RUN_IMAGE must be the same image (any tag or digest of its repository)."""
+    explicit = inputs.run_image
+    named = [text for text in (analyzed.image, analyzed.reference)
+             if text and not _IMAGE_ID.fullmatch(text)]
+    if not explicit or not named or any(same_repository(explicit, text) for text in named):
+        return
+    raise invalid_args(
+        "resolve inputs",
+        f"'{inputs.analyzed_path}' names the run image '{named[0]}' but "
+        f"{inputs.shared.run_image_origin} names '{explicit}'; from platform API 0.7 the run "
+        f"image comes from analyzed.toml, so give {inputs.shared.run_image_origin} the same "
+        "image or leave it out")
+
+
 def read_previous_label(inputs: ExporterInputs, store: ImageStore,
-                        analyzed: files.Analyzed | None) -> PreviousImage | None:
+                        analyzed: files.Analyzed | None,
+                        platform: Platform) -> PreviousImage | None:
     """The previous image (for layer reuse), or None on a first build.
 
-    It is ``-previous-image``, else the image analyzed.toml names, else the output image.
+    It is ``-previous-image``, else the image analyzed.toml names, else the output image;
+    of an index, the child for ``platform``.
     Reuse is decided on analyzed.toml's ``[metadata]`` when the analyzer left one (as the
     lifecycle does), else on the previous image's own label.
     """
@@ -248,9 +428,9 @@ def read_previous_label(inputs: ExporterInputs, store: ImageStore,
                            f"'{analyzed.image_reference}': {err}")
             return None
     try:
-        stored = store.read(ref)
-    except ImageNotFound:
-        logger.debug(f"No previous image '{ref}'; nothing to reuse")
+        stored = multiplatform.read_for_platform(store, ref, platform, check_single=False)
+    except (ImageNotFound, MissingPlatform) as err:
+        logger.debug(f"No previous image '{ref}' ({err}); nothing to reuse")
         return None
     except BackendError as err:
         logger.warning(f"Not reusing layers from '{ref}': {err}")
@@ -300,10 +480,11 @@ class LayerPlans:
     launcher: PlannedLayer
     config: PlannedLayer
     process_types: PlannedLayer | None
+    sbom: PlannedLayer | None = None   # <layers>/sbom/launch (0.8 on), after the buildpacks'
 
     def in_order(self) -> list[PlannedLayer]:
         return [*(planned for _, layers in self.buildpacks for _, planned in layers),
-                *self.app, self.launcher, self.config,
+                *([self.sbom] if self.sbom else []), *self.app, self.launcher, self.config,
                 *([self.process_types] if self.process_types else [])]
 
 
@@ -334,7 +515,8 @@ class LayerPlanner:
                                     self._previous_sha("config"),
                                     archive.dir_plan(inputs.layers_dir / "config", inputs.uid,
                                                      inputs.gid, self._warn_skipped)),
-                process_types=self.process_types(local.build.processes))
+                process_types=self.process_types(local.build.processes),
+                sbom=self.launch_sbom())
         except archive.ArchiveError as err:
             raise LifecycleError("export", err, ExitCode.EXPORT_FAILED) from None
 
@@ -382,6 +564,15 @@ class LayerPlanner:
             PlannedLayer(f"slice-{index}", "Application Layer" if len(plans) == 1
                          else f"Application Slice: {index}", previous_shas, plan=layer_plan)
             for index, layer_plan in enumerate(plans, start=1))
+
+    def launch_sbom(self) -> PlannedLayer | None:
+        """The launch SBOM layer, when this platform API has one and the build left it."""
+        directory = sbom.sbom_dir(self.inputs.layers_dir, "launch")
+        if not self.inputs.features.sbom_layers or directory is None:
+            return None
+        return PlannedLayer(sbom.LAUNCH_SBOM_ID, sbom.SBOM_HISTORY, self._previous_sha("sbom"),
+                            archive.dir_plan(directory, self.inputs.uid, self.inputs.gid,
+                                             self._warn_skipped))
 
     def process_types(self, processes: Sequence[files.Process]) -> PlannedLayer | None:
         types = [process.type for process in processes]
@@ -485,43 +676,39 @@ def compose(inputs: ExporterInputs, local: LocalInputs, run_image: RunImage,
     def sha(planned: PlannedLayer | None) -> str:
         return built[planned].diff_id if planned else ""
 
-    buildpacks = []
-    for buildpack, layers in plans.buildpacks:
-        entry: dict[str, Any] = {
-            "key": buildpack.entry.id, "version": buildpack.entry.version,
-            "layers": {meta.name: meta.to_json(sha(planned)) for meta, planned in layers}}
-        if buildpack.store is not None:
-            entry["store"] = buildpack.store
-        buildpacks.append(entry)
+    buildpacks = [
+        files.buildpack_entry(buildpack.entry.id, buildpack.entry.version,
+                              {meta.name: meta.to_json(sha(planned)) for meta, planned in layers},
+                              buildpack.store)
+        for buildpack, layers in plans.buildpacks]
     app_reused = sum(1 for planned in plans.app if sha(planned) in planned.previous_shas)
     get_logger().info(f"Reused {app_reused}/{len(plans.app)} app layer(s)")
     get_logger().info(f"Added {len(plans.app) - app_reused}/{len(plans.app)} app layer(s)")
 
-    base = run_image.stored.image
-    label: dict[str, Any] = {
-        "app": [{"sha": sha(planned)} for planned in plans.app],
-        "buildpacks": buildpacks,
-        "config": {"sha": sha(plans.config)},
-        "launcher": {"sha": sha(plans.launcher)},
-        "process-types": {"sha": sha(plans.process_types)},
-        "runImage": {"topLayer": base.top_layer, "reference": run_image.stored.reference,
-                     **run_image.recorded.to_json()},
-        "stack": {"runImage": run_image.recorded.to_json()},
-    }
-    build_label: dict[str, Any] = {
-        "buildpacks": [{"id": bp.entry.id, "version": bp.entry.version,
-                        **({"homepage": bp.entry.homepage} if bp.entry.homepage else {})}
-                       for bp in local.buildpacks],
-        "launcher": {"version": __version__,
-                     "source": {"git": {"repository": "cnb-lifecycle", "commit": ""}}},
-        "processes": [process.to_json() for process in local.build.processes],
-    }
-    if local.build.default_process_type:
-        build_label["buildpack-default-process-type"] = local.build.default_process_type
+    base = run_image.base
+    features = inputs.features
+    label = files.lifecycle_label(
+        features, app=[sha(planned) for planned in plans.app], sbom=sha(plans.sbom) or None,
+        buildpacks=buildpacks, config=sha(plans.config), launcher=sha(plans.launcher),
+        process_types=sha(plans.process_types),
+        run_image=files.RecordedRunImage(run_image.stored.image.top_layer,
+                                         run_image.stored.reference,
+                                         run_image.recorded),
+        exec_env=inputs.exec_env)
+    build_label = files.build_label(
+        features,
+        buildpacks=[{"id": bp.entry.id, "version": bp.entry.version,
+                     **({"homepage": bp.entry.homepage} if bp.entry.homepage else {})}
+                    for bp in local.buildpacks],
+        processes=local.build.processes,
+        default_process_type=local.build.default_process_type, bom=local.build.bom,
+        launcher=local.launcher_info)
     labels = {files.LIFECYCLE_LABEL: files.labels_json(label),
               files.BUILD_LABEL: files.labels_json(build_label),
               files.PROJECT_LABEL: files.labels_json(local.project),
               **dict(local.build.labels)}
+    if features.exec_env and inputs.exec_env:
+        labels[files.EXEC_ENV_LABEL] = inputs.exec_env
     for key in labels:
         get_logger().debug(f"Adding label '{key}'")
 
@@ -529,29 +716,50 @@ def compose(inputs: ExporterInputs, local: LocalInputs, run_image: RunImage,
     image = mutate.append_layers(
         base, [(built[planned], planned.history) for planned in plans.in_order()],
         inputs.created)
-    image = mutate.set_env(image, {
+    env = {
         "CNB_LAYERS_DIR": str(inputs.layers_dir),
         "CNB_APP_DIR": str(inputs.app_dir),
         "CNB_PLATFORM_API": inputs.platform_api,
         "CNB_DEPRECATION_MODE": "quiet",
         "PATH": "/cnb/process:/cnb/lifecycle" + (f":{base_path}" if base_path else ""),
-    })
-    image = mutate.set_runtime_config(image, WorkingDir=str(inputs.app_dir),
-                                      Entrypoint=[local.entrypoint], Cmd=None)
+    }
+    if local.entrypoint.process_type_env:
+        env["CNB_PROCESS_TYPE"] = local.entrypoint.process_type_env
+    image = mutate.set_env(image, env)
+    image = mutate.set_runtime_config(
+        image, Entrypoint=[local.entrypoint.path], Cmd=None,
+        **({"WorkingDir": str(inputs.app_dir)} if features.working_dir_is_app else {}))
     image = mutate.set_labels(image, labels)
+    if not features.history:
+        image = mutate.without_history_texts(image)
     return mutate.set_created(image, inputs.created), label
 
 
 # -- 5. save and report ----------------------------------------------------------------------
 
 def save(inputs: ExporterInputs, store: ImageStore, image: Image, run_image: RunImage,
-         label: dict[str, Any]) -> None:
-    result = save_image(store, image, inputs.images, inputs.image_names, "export",
-                        ExitCode.EXPORT_FAILED)
+         label: dict[str, Any], local: LocalInputs) -> None:
+    index = None
+    if inputs.index:
+        result, index = multiplatform.save_into_indexes(
+            store, image, inputs.images, inputs.image_names, run_image.stored.reference)
+    else:
+        result = save_image(store, image, inputs.images, inputs.image_names, "export",
+                            ExitCode.EXPORT_FAILED)
     with privileges.as_user(inputs.uid, inputs.gid):
         report_and_check(inputs.report_path, result, inputs.images, inputs.image_names,
                          {"image": run_image.name, "reference": label["runImage"]["reference"],
-                          "reason": run_image.reason}, "export", ExitCode.EXPORT_FAILED)
+                          "reason": run_image.reason}, "export", ExitCode.EXPORT_FAILED,
+                         inputs.features, local.build_bom, index)
+
+
+def needs_root_to_save(inputs: ExporterInputs) -> str | None:
+    """Why saving the image needs root's IDs, if it does (see :mod:`lifecycle.parallel`)."""
+    if inputs.target.daemon:
+        return "the Docker socket is root's, and the cache is written as the build's user"
+    if inputs.target.layout_dir is not None:
+        return "the layout directory is root's, and the cache is written as the build's user"
+    return None
 
 
 # -- launch cache (daemon) ----------------------------------------------------------------
@@ -614,8 +822,32 @@ def export_cache(inputs: ExporterInputs, local: LocalInputs, store: ImageStore,
 def fill_cache(inputs: ExporterInputs, local: LocalInputs, cache: buildcache.BuildCache,
                known: fingerprints.LayerFingerprints) -> dict[str, fingerprints.Recorded]:
     logger = get_logger()
-    previous = buildcache.previous_shas(cache.metadata())
+    metadata = cache.metadata()
+    previous = buildcache.previous_shas(metadata)
     remembered: dict[str, fingerprints.Recorded] = {}
+
+    def cache_layer(layer_id: str, directory: Path, previous_sha: str | None) -> str:
+        plan = archive.dir_plan(directory, inputs.uid, inputs.gid,
+                                lambda path, why: logger.warning(f"Skipping '{path}': {why}"))
+        fingerprint = plan.fingerprint()
+        unchanged = known.diff_id(f"cache:{layer_id}", fingerprint)
+        if unchanged is not None and unchanged == previous_sha \
+                and cache.has_layer(unchanged):
+            sha = unchanged
+        else:
+            layer = cache.write_layer(plan)
+            sha = layer.diff_id
+            if sha != previous_sha or not cache.has_layer(sha):
+                logger.info(f"Adding cache layer '{layer_id}'")
+                cache.add(layer)
+        if sha == previous_sha and cache.has_layer(sha):
+            logger.info(f"Reusing cache layer '{layer_id}'")
+            cache.reuse(sha)
+        logger.debug(f"Layer '{layer_id}' SHA: {sha}")
+        if fingerprint is not None:
+            remembered[f"cache:{layer_id}"] = fingerprints.Recorded(fingerprint, sha)
+        return sha
+
     entries = []
     for buildpack in local.buildpacks:
         layers: dict[str, Any] = {}
@@ -627,30 +859,17 @@ def fill_cache(inputs: ExporterInputs, local: LocalInputs, cache: buildcache.Bui
                 logger.warning(f"Not caching layer '{layer_id}': it is cache=true but has no "
                                "contents")
                 continue
-            plan = archive.dir_plan(buildpack.directory / meta.name, inputs.uid, inputs.gid,
-                                    lambda path, why: logger.warning(f"Skipping '{path}': {why}"))
-            fingerprint = plan.fingerprint()
-            previous_sha = previous.get((buildpack.entry.id, meta.name))
-            unchanged = known.diff_id(f"cache:{layer_id}", fingerprint)
-            if unchanged is not None and unchanged == previous_sha \
-                    and cache.has_layer(unchanged):
-                sha = unchanged
-            else:
-                layer = cache.write_layer(plan)
-                sha = layer.diff_id
-                if sha != previous_sha or not cache.has_layer(sha):
-                    logger.info(f"Adding cache layer '{layer_id}'")
-                    cache.add(layer)
-            if sha == previous_sha and cache.has_layer(sha):
-                logger.info(f"Reusing cache layer '{layer_id}'")
-                cache.reuse(sha)
-            logger.debug(f"Layer '{layer_id}' SHA: {sha}")
-            if fingerprint is not None:
-                remembered[f"cache:{layer_id}"] = fingerprints.Recorded(fingerprint, sha)
+            sha = cache_layer(layer_id, buildpack.directory / meta.name,
+                              previous.get((buildpack.entry.id, meta.name)))
             layers[meta.name] = meta.to_json(sha)
         entries.append({"key": buildpack.entry.id, "version": buildpack.entry.version,
                         "layers": layers})
-    cache.commit({"buildpacks": entries})
+    committed: dict[str, Any] = {"buildpacks": entries}
+    sbom_dir = sbom.sbom_dir(inputs.layers_dir, "cache")
+    if inputs.features.sbom_layers and sbom_dir is not None:
+        committed["sbom"] = {"sha": cache_layer(sbom.CACHE_SBOM_ID, sbom_dir,
+                                                buildcache.previous_sbom_sha(metadata))}
+    cache.commit(committed)
     return remembered
 
 

@@ -22,8 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from lifecycle.jsonio import loads_json, write_atomically
 from lifecycle.log import get_logger
-from lifecycle.platform.files import loads_json, write_atomically
 
 FILE_NAME = ".cnb-layer-fingerprints.json"
 FORMAT = "cnb-lifecycle/layer-fingerprints/v1"

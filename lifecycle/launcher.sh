@@ -15,9 +15,11 @@ layers="${CNB_LAYERS_DIR:-/layers}"
 app="${CNB_APP_DIR:-/workspace}"
 metadata="$layers/config/metadata.toml"
 
+# Images of platform API 0.3 start the launcher itself and name the process in
+# CNB_PROCESS_TYPE.
 case "$0" in
   /cnb/process/*) process_type="${0##*/}" ;;
-  *) process_type="" ;;
+  *) process_type="${CNB_PROCESS_TYPE:-}" ;;
 esac
 
 # Print "key<TAB>value" lines for the [[processes]] entry of the wanted type (the first one

@@ -38,7 +38,11 @@ class _SplitStreamLogger:
         self.split = split
 
     def msg(self, message: str, stream: Any = None) -> None:
-        print(message, file=stream or sys.stdout, flush=True)
+        # One write per line: lines logged by threads at once (the children of an index
+        # rebase) must not interleave, as print's separate newline write lets them.
+        out = stream or sys.stdout
+        out.write(message + "\n")
+        out.flush()
 
     def _err(self, message: str) -> None:
         self.msg(message, sys.stderr if self.split else sys.stdout)

@@ -23,14 +23,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
-def _switching(uid: int, gid: int) -> bool:
+def switching(uid: int, gid: int) -> bool:
+    """Whether :func:`as_user` changes IDs here (root, and a build user that is not root)."""
     return os.geteuid() == 0 and (uid, gid) != (0, 0)
 
 
 @contextmanager
 def as_user(uid: int, gid: int) -> Iterator[None]:
     """Run the block with effective IDs ``uid``:``gid`` (when root and they are not root's)."""
-    if not _switching(uid, gid):
+    if not switching(uid, gid):
         yield
         return
     groups = os.getgroups()
@@ -47,7 +48,7 @@ def as_user(uid: int, gid: int) -> Iterator[None]:
 
 def ensure_owner(uid: int, gid: int, *directories: Path | None) -> None:
     """Create each directory if needed and give it, and what is in it, to ``uid:gid``."""
-    if not _switching(uid, gid):
+    if not switching(uid, gid):
         return
     for directory in directories:
         if directory is None:

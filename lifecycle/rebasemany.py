@@ -2,91 +2,39 @@
 
     rebase-many [flags] <image-list-file | ->
 
-Every image gets the rebaser's mirror selection (Scenario 1) or the given ``-run-image``
-(Scenario 2) and the rebaser's checks. The images share one store, so one connection pool, and
-a run image is read (and its access checked) once for the whole batch. One line per image and
-a summary are printed; a failed image does not stop the others, and the command exits 72 if
-any failed. ``-report`` writes every image's outcome to a TOML file, atomically.
+Every image gets the rebaser's mirror selection from its label, or the given ``-run-image``,
+and the rebaser's checks at the platform API in ``CNB_PLATFORM_API``. The images share one
+store, so one connection pool, and a run image is read (and its access checked) once for the
+whole batch. One line per image and a summary are printed; a failed image does not stop the
+others, and the command exits 72 if any failed. ``-report`` writes every image's outcome to a
+TOML file, atomically.
 """
 
 from __future__ import annotations
 
 import sys
-import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import closing
 from dataclasses import dataclass
-from typing import Any, TypeVar
-
-import tomli_w
+from typing import Any
 
 from lifecycle.backends import open_store
-from lifecycle.backends.base import Access, BackendError, ImageStore
+from lifecycle.backends.base import BackendError, ImageStore
+from lifecycle.backends.shared import SharedReads
 from lifecycle.cli import run_phase
-from lifecycle.image.model import Image, SaveResult, StoredImage
 from lifecycle.log import get_logger, item_logger
 from lifecycle.platform import files
 from lifecycle.platform.exits import ExitCode, LifecycleError, one_line
 from lifecycle.platform.inputs import RebaseManyInputs, resolve_rebase_many_inputs
 from lifecycle.rebaser import RebaseRequest, rebase_image
-from lifecycle.reference import Reference, ReferenceError, parse_reference
+from lifecycle.reference import ReferenceError, parse_reference
 from lifecycle.saving import failure
-
-T = TypeVar("T")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     return run_phase(argv, resolve_rebase_many_inputs, lambda inputs: inputs.log, rebase_many)
-
-
-class SharedReads:
-    """The batch's store: what is shared between images (run images and their access checks)
-    is asked of the backend once, even when many jobs ask at the same moment. App images
-    are read straight through, so memory does not grow with the fleet."""
-
-    def __init__(self, store: ImageStore, run_image: str | None) -> None:
-        self._store = store
-        self.kind, self.compress_layers = store.kind, store.compress_layers
-        self._lock = threading.Lock()
-        self._shared = {run_image} if run_image else set()
-        self._reads: dict[str, Future[StoredImage]] = {}
-        self._access: dict[str, Future[Access]] = {}
-
-    def check_read_access(self, ref: Reference) -> Access:
-        with self._lock:
-            self._shared.add(str(ref))
-        return self._once(self._access, str(ref), lambda: self._store.check_read_access(ref))
-
-    def read(self, ref: Reference) -> StoredImage:
-        with self._lock:
-            shared = str(ref) in self._shared
-        if not shared:
-            return self._store.read(ref)
-        return self._once(self._reads, str(ref), lambda: self._store.read(ref))
-
-    def blob_stager(self, refs: Sequence[Reference]) -> None:
-        return None  # a rebase writes only a config and a manifest
-
-    def close(self) -> None:
-        self._store.close()
-
-    def write(self, image: Image, refs: Sequence[Reference]) -> SaveResult:
-        return self._store.write(image, refs)
-
-    def _once(self, answers: dict[str, Future[T]], key: str, ask: Callable[[], T]) -> T:
-        with self._lock:
-            answer = answers.get(key)
-            owner = answer is None
-            if answer is None:
-                answer = answers[key] = Future()
-        if owner:
-            try:
-                answer.set_result(ask())
-            except Exception as err:  # noqa: BLE001 - every waiter, this one too, raises it
-                answer.set_exception(err)
-        return answer.result()
 
 
 @dataclass(frozen=True)
@@ -95,10 +43,12 @@ class Outcome:
     digest: str = ""
     run_image: str = ""
     error: str = ""
+    platforms: tuple[dict[str, str], ...] = ()   # an app index: per platform, old and new
 
     def to_report(self) -> dict[str, Any]:
         entry = {"name": self.name, "status": "failed" if self.error else "rebased",
-                 "digest": self.digest, "run-image": self.run_image, "error": self.error}
+                 "digest": self.digest, "run-image": self.run_image, "error": self.error,
+                 "platforms": list(self.platforms)}
         return {key: value for key, value in entry.items() if value}
 
 
@@ -109,7 +59,7 @@ def rebase_one(store: ImageStore, name: str, inputs: RebaseManyInputs) -> Outcom
     except ReferenceError as err:
         return Outcome(name, error=f"failed to parse image '{name}': {err}")
     request = RebaseRequest(app=ref, images=(ref,), names=(name,), run_image=inputs.run_image,
-                            force=inputs.force)
+                            force=inputs.force, features=inputs.features)
     try:
         rebased = rebase_image(store, request, item_logger(name))
     except LifecycleError as err:
@@ -123,7 +73,8 @@ def rebase_one(store: ImageStore, name: str, inputs: RebaseManyInputs) -> Outcom
     if cause:
         return Outcome(name, error=f"failed to write image: {cause}")
     return Outcome(name, rebased.result.digest or rebased.result.image_id,
-                   rebased.run_image["image"])
+                   rebased.run_image["image"],
+                   platforms=tuple((rebased.index or {}).get("platforms", ())))
 
 
 def rebase_many(inputs: RebaseManyInputs) -> None:
@@ -146,9 +97,11 @@ def rebase_many(inputs: RebaseManyInputs) -> None:
                 logger.error(f"{outcome.name}: {outcome.error}", image=outcome.name,
                              status="failed")
             else:
+                platforms = f", {len(outcome.platforms)} platforms" if outcome.platforms else ""
                 logger.info(f"{outcome.name}: rebased onto '{outcome.run_image}' "
-                            f"({outcome.digest})", image=outcome.name, status="rebased",
-                            digest=outcome.digest, run_image=outcome.run_image)
+                            f"({outcome.digest}{platforms})", image=outcome.name,
+                            status="rebased", digest=outcome.digest,
+                            run_image=outcome.run_image, platforms=list(outcome.platforms))
     seconds = time.perf_counter() - started
     failed = sum(1 for outcome in outcomes if outcome.error)
     logger.info(f"Rebased {len(outcomes) - failed} of {len(outcomes)} image(s) in "
@@ -158,9 +111,9 @@ def rebase_many(inputs: RebaseManyInputs) -> None:
     if inputs.report_path is not None:
         order = {name: index for index, name in enumerate(unique)}
         ordered = sorted(outcomes, key=lambda outcome: order[outcome.name])
-        document = {"images": [outcome.to_report() for outcome in ordered]}
         try:
-            files.write_atomically(inputs.report_path, tomli_w.dumps(document).encode())
+            files.write_rebase_summary(inputs.report_path,
+                                       [outcome.to_report() for outcome in ordered])
         except OSError as err:
             raise LifecycleError(f"write rebase report '{inputs.report_path}'",
                                  err.strerror or err, ExitCode.REBASE_FAILED) from None

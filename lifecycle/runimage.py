@@ -1,4 +1,4 @@
-"""Run-image mirror selection (contract §2, roadmap #48).
+"""Run-image mirror selection (buildpacks roadmap #48), and how run-image names compare.
 
 Candidates are ``[image] + mirrors`` in order. The first *readable* candidate on the target
 registry wins; else the first readable candidate anywhere; else nothing does, and the caller
@@ -11,7 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from structlog.typing import FilteringBoundLogger
+
 from lifecycle.backends.base import Access
+from lifecycle.platform.exits import ExitCode, LifecycleError
 from lifecycle.reference import Reference, ReferenceError, parse_reference
 
 
@@ -87,3 +90,43 @@ def select_run_image(candidates: Sequence[str], target_registry: str,
                       access.get(name) if ref is not None else unparsable)
             for name, ref in parsed),
     )
+
+
+def choose_run_image(candidates: Sequence[str], target_registry: str,
+                     check: Callable[[Reference], Access], source: str, code: ExitCode,
+                     logger: FilteringBoundLogger) -> RunImageChoice:
+    """Select among ``candidates`` (named in ``source``), explain the choice in the log, and
+    fail with ``code`` listing every candidate when none is readable. Both phases (and the
+    commands that show what a phase would do) go through here, so they choose alike."""
+    logger.info(f"Selecting run image for registry '{target_registry}' from {source} "
+                f"({len(candidates)} candidates):")
+    choice = select_run_image(candidates, target_registry, check)
+    for line in choice.explanation():
+        logger.info(line)
+    if choice.image is None:
+        raise LifecycleError("select run image", f"no run image is readable: "
+                             f"{choice.rejections()}", code)
+    logger.info(f"Selected run image '{choice.image}': {choice.reason}")
+    return choice
+
+
+def _name_key(text: str) -> tuple[str, str, str] | None:
+    """``registry, repository, tag`` (``latest`` implied, digest ignored), None if unparsable."""
+    try:
+        ref = parse_reference(text)
+    except ReferenceError:
+        return None
+    return ref.registry, ref.repository_str, ref.tag or "latest"
+
+
+def names_contain(names: Sequence[str], name: str) -> bool:
+    """Whether ``name`` is one of ``names`` as the lifecycle compares run-image names: the
+    tag matters (``latest`` implied), a digest is ignored, ``docker.io/x`` is ``x``."""
+    wanted = _name_key(name)
+    return wanted is not None and any(_name_key(candidate) == wanted for candidate in names)
+
+
+def same_repository(first: str, second: str) -> bool:
+    """Whether both names are in the same registry and repository (any tag or digest)."""
+    a, b = _name_key(first), _name_key(second)
+    return a is not None and b is not None and a[:2] == b[:2]

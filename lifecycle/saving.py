@@ -6,7 +6,7 @@ The output lines follow the lifecycle's (``*** Images (<id>):`` then one line pe
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from lifecycle.backends.base import BackendError, ImageStore
 from lifecycle.image.model import Image, SaveResult
 from lifecycle.log import get_logger
 from lifecycle.platform import files
+from lifecycle.platform.api import Features
 from lifecycle.platform.exits import ExitCode, LifecycleError
 from lifecycle.reference import Reference
 
@@ -23,11 +24,18 @@ from lifecycle.reference import Reference
 def save_image(store: ImageStore, image: Image, refs: Sequence[Reference],
                names: Sequence[str], action: str, code: ExitCode,
                logger: FilteringBoundLogger | None = None) -> SaveResult:
+    return save_with(lambda: store.write(image, refs), refs, names, action, code, logger)
+
+
+def save_with(write: Callable[[], SaveResult], refs: Sequence[Reference],
+              names: Sequence[str], action: str, code: ExitCode,
+              logger: FilteringBoundLogger | None = None) -> SaveResult:
+    """Save by ``write`` (an image, or an index of images) and print the lifecycle's lines."""
     logger = logger or get_logger()
     for name in names:
         logger.info(f"Saving {name}...")
     try:
-        result = store.write(image, refs)
+        result = write()
     except BackendError as err:
         raise LifecycleError(action, err, code) from None
     logger.info(f"*** Images ({result.digest or result.image_id.removeprefix('sha256:')[:12]}):")
@@ -49,8 +57,14 @@ def failure(result: SaveResult, name: str, ref: Reference) -> str | None:
 
 def report_and_check(report_path: Path, result: SaveResult, refs: Sequence[Reference],
                      names: Sequence[str], run_image: Mapping[str, Any], action: str,
-                     code: ExitCode) -> None:
-    """Write report.toml (atomically), then fail if any name could not be saved."""
+                     code: ExitCode, features: Features,
+                     build_bom: Sequence[Mapping[str, Any]] = (),
+                     index: Mapping[str, Any] | None = None) -> None:
+    """Write report.toml (atomically) in the shape of the platform API, then fail if any
+    name could not be saved.
+
+    ``index`` adds what an index write changed to ``[image]`` (per platform, the old and new
+    child digests)."""
     saved = [name for name, ref in zip(names, refs, strict=True)
              if failure(result, name, ref) is None]
     image: dict[str, Any] = {"tags": saved}
@@ -58,10 +72,12 @@ def report_and_check(report_path: Path, result: SaveResult, refs: Sequence[Refer
         image["digest"] = result.digest
     if result.image_id:
         image["image-id"] = result.image_id.removeprefix("sha256:")
-    if result.manifest_size:
+    if result.manifest_size and features.report_manifest_size:
         image["manifest-size"] = result.manifest_size
+    image.update(index or {})
     try:
-        files.write_report(report_path, image, run_image)
+        files.write_report(report_path, image, run_image,
+                           build_bom if features.report_build_bom else None)
     except OSError as err:
         raise LifecycleError(f"write {action} report '{report_path}'", err.strerror or err,
                              code) from None

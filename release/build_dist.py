@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import argparse
 import io
+import re
 import shutil
 import subprocess
 import sys
 import tarfile
 import tomllib
 import venv
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, overload
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -44,7 +46,8 @@ def build_environment(directory: Path) -> Path:
     return python
 
 
-def main(dist: Path = ROOT / "dist", work: Path = ROOT / "build" / "dist") -> Path:
+def build_binary(work: Path) -> Path:
+    """The one self-contained executable that serves as every phase, built in ``work``."""
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     python = build_environment(ROOT / ".venv-dist")
@@ -55,13 +58,16 @@ def main(dist: Path = ROOT / "dist", work: Path = ROOT / "build" / "dist") -> Pa
                     "--collect-submodules", "isal", "--collect-submodules", "docker",
                     "--add-data", f"{ROOT / 'lifecycle' / 'launcher.sh'}:lifecycle",
                     str(ROOT / "release" / "cnb_lifecycle_main.py")], check=True)
-    descriptor = lifecycle_toml(__version__, BUILDPACK_APIS, SUPPORTED_PLATFORM_APIS)
-    binary = work / "bin" / "cnb-lifecycle"
+    return work / "bin" / "cnb-lifecycle"
+
+
+def main(dist: Path = ROOT / "dist", work: Path = ROOT / "build" / "dist") -> Path:
+    binary = build_binary(work)
     dist.mkdir(parents=True, exist_ok=True)
     archive = dist / f"cnb-lifecycle-{__version__}-linux-x86-64.tgz"
     partial = archive.with_suffix(".partial")
     with tarfile.open(partial, "w:gz") as tar:
-        (work / "lifecycle.toml").write_text(descriptor)
+        (work / "lifecycle.toml").write_text(lifecycle_toml(OURS))
         tar.add(work / "lifecycle.toml", "lifecycle.toml")
         tar.addfile(_directory("lifecycle"))
         for phase in PHASES:  # copies, not links: platforms rewrite paths, not link targets
@@ -72,64 +78,221 @@ def main(dist: Path = ROOT / "dist", work: Path = ROOT / "build" / "dist") -> Pa
     return archive
 
 
+# What the self-contained executables load from the system: PyInstaller leaves the C library
+# out of its bundle on purpose, and its bootloader links zlib too. A lifecycle image is
+# distroless "static", with no C library, so an image root over one carries these, from the
+# machine that built the executables: whatever ``ldd`` says the executable links, and the rest
+# of glibc's family that the bundled extension modules may load.
+GLIBC_DIR = Path("/lib/x86_64-linux-gnu")
+GLIBC_FAMILY = ("libc.so.6", "libm.so.6", "libdl.so.2", "libpthread.so.0", "librt.so.1",
+                "libutil.so.1", "libresolv.so.2", "libnss_dns.so.2", "libnss_files.so.2",
+                "libgcc_s.so.1")
+ELF_INTERPRETER = Path("/lib64/ld-linux-x86-64.so.2")
+
+
+def system_libraries(binary: Path) -> list[Path]:
+    """The shared libraries ``binary`` needs from the system, as ``ldd`` lists them, and
+    glibc's family (the ELF interpreter first)."""
+    listed = subprocess.run(["ldd", str(binary)], capture_output=True, text=True,
+                            check=True).stdout
+    linked = [Path(match) for match in re.findall(r"=> (/\S+)", listed)]
+    family = [GLIBC_DIR / name for name in GLIBC_FAMILY if (GLIBC_DIR / name).exists()]
+    return [ELF_INTERPRETER, *dict.fromkeys([*linked, *family])]
+
+
+def image_root(out: Path, base: Path) -> Path:
+    """What to lay over a lifecycle image whose ``/cnb`` is copied at ``base`` (the
+    Dockerfile's ``LIFECYCLE_IMAGE``): ``cnb/lifecycle/{exporter,rebaser}`` self-contained,
+    ``cnb/lifecycle.toml`` with the APIs both implement, ``cnb/lifecycle/launcher.toml`` for
+    the image's own launcher, and the C library the executables need."""
+    theirs = read_descriptor(tomllib.loads((base / "lifecycle.toml").read_text()))
+    launcher = base / "lifecycle" / "launcher"
+    files = overlay_files(theirs, OURS, launcher.read_bytes() if launcher.is_file() else None)
+    binary = build_binary(ROOT / "build" / "image-root")
+    (out / "cnb" / "lifecycle").mkdir(parents=True, exist_ok=True)
+    for phase in PHASES:
+        shutil.copyfile(binary, out / "cnb" / "lifecycle" / phase)
+        (out / "cnb" / "lifecycle" / phase).chmod(0o755)
+    for name, data in files.items():
+        (out / "cnb" / name).write_bytes(data)
+    for library in system_libraries(binary):
+        target = out / library.relative_to("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(library, target)  # the file a link points at: no links over an image
+        target.chmod(0o755)
+    return out
+
+
 def overlay(ours: Path, lifecycle: Path) -> Path:
     """Our exporter and rebaser over another lifecycle archive (the Go lifecycle's, with the
     detector, analyzer, restorer and builder pack also requires): every other entry is kept,
-    and ``lifecycle.toml`` lists only the platform APIs both implement."""
+    ``lifecycle.toml`` lists only the APIs both implement, and the kept launcher is described
+    in ``lifecycle/launcher.toml`` so that the exporter names it in the build label."""
     with tarfile.open(ours) as tar:
-        our_descriptor = tomllib.load(_read(tar, "lifecycle.toml"))
+        our_descriptor = read_descriptor(tomllib.load(_read(tar, "lifecycle.toml")))
         phases = {phase: _read(tar, f"lifecycle/{phase}").read() for phase in PHASES}
     base_name = lifecycle.name.removesuffix(".tgz").removesuffix(".tar.gz")
     merged = ours.parent / f"{base_name}+cnb-lifecycle-{__version__}.tgz"
     partial = merged.with_suffix(".partial")
-    with tarfile.open(lifecycle) as base, tarfile.open(partial, "w:gz") as out:
-        for member in base:
-            name = member.name.removeprefix("./")
-            if name in {f"lifecycle/{phase}" for phase in PHASES}:
-                continue
-            if name == "lifecycle.toml":
-                theirs = tomllib.load(_read(base, member.name))
-                data = lifecycle_toml(
-                    f"{theirs.get('lifecycle', {}).get('version', '')}+cnb-lifecycle."
-                    f"{__version__}",
-                    *(_both(theirs, our_descriptor, kind) for kind in ("buildpack", "platform"))
-                ).encode()
-                member.size = len(data)
-                out.addfile(member, io.BytesIO(data))
-                continue
-            out.addfile(member, base.extractfile(member) if member.isfile() else None)
-        for phase, data in phases.items():
-            info = _executable(tarfile.TarInfo(f"lifecycle/{phase}"))
-            info.size = len(data)
-            out.addfile(info, io.BytesIO(data))
+    replaced = {f"lifecycle/{phase}" for phase in (*PHASES, "launcher.toml")}
+    with tarfile.open(lifecycle) as base:
+        theirs = read_descriptor(tomllib.load(_read(base, "lifecycle.toml")))
+        launcher = _read(base, "lifecycle/launcher", missing_ok=True)
+        files = {**overlay_files(theirs, our_descriptor, launcher.read() if launcher else None),
+                 **{f"lifecycle/{phase}": data for phase, data in phases.items()}}
+        with tarfile.open(partial, "w:gz") as out:
+            _copy_over(base, out, {*replaced, "lifecycle.toml"}, files)
     partial.replace(merged)
     print(merged)
     return merged
 
 
-def lifecycle_toml(version: str, buildpack_apis: Sequence[str],
-                   platform_apis: Sequence[str]) -> str:
-    def listed(apis: Sequence[str]) -> str:
-        return ", ".join(f'"{api}"' for api in apis)
-
-    return ((ROOT / "release" / "lifecycle.toml.in").read_text()
-            .replace("@VERSION@", version)
-            .replace("@BUILDPACK_APIS@", listed(buildpack_apis))
-            .replace("@PLATFORM_APIS@", listed(platform_apis)))
-
-
-def _both(theirs: dict[str, Any], ours: dict[str, Any], kind: str) -> list[str]:
-    """The ``kind`` APIs both descriptors support (theirs in the ``[apis]`` form)."""
-    our_apis = set(ours["apis"][kind]["supported"])
-    return [api for api in theirs.get("apis", {}).get(kind, {}).get("supported", [])
-            if api in our_apis]
+def overlay_files(theirs: Descriptor, ours: Descriptor,
+                  launcher: bytes | None) -> dict[str, bytes]:
+    """``lifecycle.toml`` declaring the APIs both lifecycles implement, and, when the base's
+    launcher is kept, ``lifecycle/launcher.toml`` describing it."""
+    files = {"lifecycle.toml": lifecycle_toml(intersect(theirs, ours)).encode()}
+    if launcher is not None:
+        files["lifecycle/launcher.toml"] = launcher_toml(theirs.version, launcher).encode()
+    return files
 
 
-def _read(tar: tarfile.TarFile, name: str) -> IO[bytes]:
-    stream = tar.extractfile(name) or tar.extractfile(f"./{name}")
-    if stream is None:
-        raise SystemExit(f"{name} is not a file in the archive")
-    return stream
+def _copy_over(base: tarfile.TarFile, out: tarfile.TarFile, replaced: set[str],
+               files: dict[str, bytes]) -> None:
+    """``base`` into ``out`` without the ``replaced`` entries, then ``files``."""
+    for member in base:
+        if member.name.removeprefix("./") not in replaced:
+            out.addfile(member, base.extractfile(member) if member.isfile() else None)
+    for name, data in files.items():
+        info = _executable(tarfile.TarInfo(name))
+        if name.removeprefix("lifecycle/") not in PHASES:
+            info.mode = 0o644
+        _add(out, info, data)
+
+
+@dataclass(frozen=True)
+class APIs:
+    """One kind of API (buildpack or platform) as a lifecycle descriptor lists it."""
+
+    supported: tuple[str, ...]
+    deprecated: tuple[str, ...] = ()
+
+    def usable(self) -> set[str]:
+        return {*self.supported, *self.deprecated}
+
+
+@dataclass(frozen=True)
+class Descriptor:
+    """What ``lifecycle.toml`` says: the lifecycle's version and the APIs it implements."""
+
+    version: str
+    buildpack: APIs
+    platform: APIs
+
+
+OURS = Descriptor(__version__, APIs(BUILDPACK_APIS), APIs(SUPPORTED_PLATFORM_APIS))
+
+
+def read_descriptor(document: Mapping[str, Any]) -> Descriptor:
+    """A lifecycle.toml in either form: ``[apis.<kind>] supported, deprecated`` (lifecycle
+    0.9 and later) or only ``[api] <kind> = "<version>"`` (v0.7 and v0.8, RFC 0011). When
+    the lists are there they win, as pack reads them."""
+    def apis(kind: str) -> APIs:
+        listed = document.get("apis", {}).get(kind, {})
+        supported = tuple(listed.get("supported", ()))
+        deprecated = tuple(listed.get("deprecated", ()))
+        if supported or deprecated:
+            return APIs(supported, deprecated)
+        single = document.get("api", {}).get(kind)
+        return APIs((single,) if isinstance(single, str) else ())
+
+    return Descriptor(str(document.get("lifecycle", {}).get("version", "")),
+                      apis("buildpack"), apis("platform"))
+
+
+def intersect(theirs: Descriptor, ours: Descriptor) -> Descriptor:
+    """The APIs both lifecycles implement; one that either deprecates stays deprecated."""
+    def both(their: APIs, our: APIs) -> APIs:
+        usable = their.usable() & our.usable()
+        deprecated = usable & {*their.deprecated, *our.deprecated}
+        return APIs(_ordered(usable - deprecated), _ordered(deprecated))
+
+    return Descriptor(f"{theirs.version}+cnb-lifecycle.{ours.version}",
+                      both(theirs.buildpack, ours.buildpack),
+                      both(theirs.platform, ours.platform))
+
+
+def lifecycle_toml(descriptor: Descriptor) -> str:
+    """``descriptor`` in both of pack's forms; an empty API list is refused, since pack
+    cannot build with it (pack 0.12 even crashes on the missing ``[api]`` value)."""
+    text = (ROOT / "release" / "lifecycle.toml.in").read_text().replace(
+        "@VERSION@", descriptor.version)
+    for kind, apis in (("BUILDPACK", descriptor.buildpack), ("PLATFORM", descriptor.platform)):
+        if not apis.usable():
+            raise SystemExit(f"no {kind.lower()} API is implemented by both lifecycles "
+                             f"({descriptor.version}); refusing to write an archive pack "
+                             "cannot use")
+        text = (text.replace(f"@{kind}_SUPPORTED@", _listed(apis.supported))
+                .replace(f"@{kind}_DEPRECATED@", _listed(apis.deprecated))
+                .replace(f"@{kind}_EARLIEST@", _ordered(apis.usable())[0]))
+    return text
+
+
+# The Go lifecycle's build stamps its repository and commit into every binary with -ldflags,
+# which Go (1.18 and later) also records as a build setting; a Go build from a checkout also
+# records vcs.revision.
+_LDFLAG = {key: re.compile(rb"cmd\." + key.encode() + rb"=([\w./:-]+)")
+           for key in ("SCMRepository", "SCMCommit")}
+_VCS_REVISION = re.compile(rb"\tvcs\.revision=([0-9a-f]{40})")
+
+
+def launcher_toml(version: str, launcher: bytes) -> str:
+    """``lifecycle/launcher.toml`` for a kept Go launcher: its version (the base
+    lifecycle's) and, when the binary says, the repository and commit it was built from."""
+    found = {key: match.group(1).decode() for key, pattern in _LDFLAG.items()
+             if (match := pattern.search(launcher))}
+    if "SCMCommit" not in found and (revision := _VCS_REVISION.search(launcher)):
+        found["SCMCommit"] = revision.group(1).decode()
+    lines = ["# The launcher in this directory, for the build label the exporter writes.",
+             "[launcher]", f'  version = "{version}"']
+    if found:
+        lines.append("[launcher.source.git]")
+        lines += [f'  {field} = "{found[key]}"' for field, key in
+                  (("repository", "SCMRepository"), ("commit", "SCMCommit")) if key in found]
+    return "\n".join(lines) + "\n"
+
+
+def _ordered(versions: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(versions, key=lambda v: tuple(int(part) for part in v.split("."))))
+
+
+def _listed(apis: Iterable[str]) -> str:
+    return ", ".join(f'"{api}"' for api in apis)
+
+
+def _add(out: tarfile.TarFile, info: tarfile.TarInfo, data: bytes) -> None:
+    info.size = len(data)
+    out.addfile(info, io.BytesIO(data))
+
+
+@overload
+def _read(tar: tarfile.TarFile, name: str) -> IO[bytes]: ...
+@overload
+def _read(tar: tarfile.TarFile, name: str, missing_ok: bool) -> IO[bytes] | None: ...
+
+
+def _read(tar: tarfile.TarFile, name: str, missing_ok: bool = False) -> IO[bytes] | None:
+    """The file ``name`` in ``tar``, stored with or without a leading ``./``."""
+    for stored in (name, f"./{name}"):
+        try:
+            stream = tar.extractfile(stored)
+        except KeyError:
+            continue
+        if stream is not None:
+            return stream
+    if missing_ok:
+        return None
+    raise SystemExit(f"{name} is not a file in the archive {tar.name!s}")
 
 
 def _directory(name: str) -> tarfile.TarInfo:
@@ -147,11 +310,20 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="build the lifecycle archive")
     parser.add_argument("--with-lifecycle", type=Path, metavar="ARCHIVE",
                         help="also write our phases over this lifecycle archive")
+    parser.add_argument("--image-root", type=Path, metavar="DIR",
+                        help="instead, write in DIR what goes over the lifecycle image whose "
+                             "/cnb is copied at --base-cnb (see the Dockerfile)")
+    parser.add_argument("--base-cnb", type=Path, metavar="DIR")
     parser.add_argument("--dist-dir", type=Path, default=ROOT / "dist", metavar="DIR",
                         help="where the archive goes (default: dist)")
     parser.add_argument("--work-dir", type=Path, default=ROOT / "build" / "dist",
                         metavar="DIR", help="PyInstaller's scratch space (default: build/dist)")
     options = parser.parse_args()
-    built = main(options.dist_dir, options.work_dir)
-    if options.with_lifecycle:
-        overlay(built, options.with_lifecycle)
+    if options.image_root:
+        if not options.base_cnb:
+            parser.error("--image-root needs --base-cnb")
+        print(image_root(options.image_root, options.base_cnb))
+    else:
+        built = main(options.dist_dir, options.work_dir)
+        if options.with_lifecycle:
+            overlay(built, options.with_lifecycle)

@@ -25,9 +25,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from lifecycle.backends.base import BackendError
+from lifecycle.jsonio import loads_json
 from lifecycle.log import get_logger
 from lifecycle.platform.exits import invalid_args
-from lifecycle.platform.files import loads_json
 
 HELPER_TIMEOUT_SECONDS = 30
 DOCKER_HUB = "index.docker.io"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from lifecycle.image.growing import GrowingBlob
+from lifecycle.image.index import ImageIndex, IndexChild, StoredIndex
 from lifecycle.image.model import Image, SaveResult, StoredImage
 from lifecycle.reference import Reference
 
@@ -73,6 +74,15 @@ class ImageStore(Protocol):
         """
         ...
 
+    def read_index(self, ref: Reference) -> StoredImage | StoredIndex:
+        """What ``ref`` names, one level: an image, or an index whose children are not read
+        (a usable one: no nested index, no platform twice). Raises as :meth:`read`."""
+        ...
+
+    def read_child(self, ref: Reference, child: IndexChild) -> StoredImage:
+        """The image ``child`` (a descriptor of the index ``ref`` names) describes."""
+        ...
+
     def blob_stager(self, refs: Sequence[Reference]) -> BlobStager | None:
         """A stager for blobs of an image to be written to ``refs``, or None where starting
         early gains nothing (the blob is read whole at write time anyway)."""
@@ -88,5 +98,16 @@ class ImageStore(Protocol):
         All blobs are made present first; only then is each name pointed at the manifest. A
         blob failure raises :class:`BackendError` with no name touched; a per-name failure is
         recorded in ``SaveResult.failed`` and the other names are still written.
+        """
+        ...
+
+    def write_index(self, index: ImageIndex, images: Sequence[Image],
+                    refs: Sequence[Reference]) -> SaveResult:
+        """Store ``index`` under every name in ``refs``, as :meth:`write` stores an image.
+
+        ``images`` are the children this write adds; each is made complete (blobs, then its
+        manifest) at every name before any name points at the index. The index's other
+        children must already be where the names are. Raises :class:`BackendError` where
+        indexes cannot be stored (the daemon).
         """
         ...

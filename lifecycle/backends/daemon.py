@@ -28,6 +28,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import shutil
 import tarfile
 import tempfile
@@ -44,6 +45,7 @@ import docker
 import docker.errors
 
 from lifecycle.backends.base import Access, BackendError, ImageNotFound, ImageStore
+from lifecycle.image.index import ImageIndex, IndexChild
 from lifecycle.image.model import (
     OCI_CONFIG,
     OCI_INDEX,
@@ -73,8 +75,21 @@ _BLOCK = tarfile.BLOCKSIZE
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
+_IMAGE_ID_HEX = re.compile(r"[0-9a-f]{64}")
+
+
 def daemon_name(ref: Reference) -> str:
-    """The name the daemon knows ``ref`` by (Docker Hub names are written short)."""
+    """The name the daemon knows ``ref`` by (Docker Hub names are written short).
+
+    Docker reserves 64-hex names for image IDs, so ``<hex>`` and ``sha256:<hex>`` (which
+    parse as Docker Hub names) are the image ID they are: that is how an analyzer records
+    a run image in the daemon.
+    """
+    if ref.registry == DEFAULT_REGISTRY and ref.digest is None:
+        for hex_id in ((ref.repository,) if ref.tag in (None, "latest") else ()) + \
+                ((ref.tag or "",) if ref.repository == "sha256" else ()):
+            if _IMAGE_ID_HEX.fullmatch(hex_id):
+                return f"sha256:{hex_id}"
     repository = ref.repository_str if ref.registry == DEFAULT_REGISTRY else ref.context
     return f"{repository}@{ref.digest}" if ref.digest else f"{repository}:{ref.identifier}"
 
@@ -320,6 +335,16 @@ class DaemonStore(ImageStore):
             self._known_chains.update(chain_ids(diff_ids))
 
     # -- writing -----------------------------------------------------------------------
+    def read_index(self, ref: Reference) -> StoredImage:
+        return self.read(ref)  # the daemon holds one image per name, never an index
+
+    def read_child(self, ref: Reference, child: IndexChild) -> StoredImage:
+        raise BackendError(f"the Docker daemon holds no image index at '{ref}'")
+
+    def write_index(self, index: ImageIndex, images: Sequence[Image],
+                    refs: Sequence[Reference]) -> SaveResult:
+        raise BackendError("the Docker daemon cannot store an image index")
+
     def blob_stager(self, refs: Sequence[Reference]) -> None:
         return None  # docker load takes the archive in one stream at write time
 

@@ -22,7 +22,15 @@ from pathlib import Path
 from typing import BinaryIO
 
 from lifecycle.backends.base import Access, BackendError, ImageNotFound, ImageStore
-from lifecycle.backends.oci import image_from_manifest, resolve_manifest, verify
+from lifecycle.backends.oci import (
+    child_what,
+    follow_default,
+    parse_index,
+    parse_json,
+    stored_document,
+    verify,
+)
+from lifecycle.image.index import ImageIndex, IndexChild, IndexProblem, StoredIndex
 from lifecycle.image.model import (
     OCI_INDEX,
     Image,
@@ -32,7 +40,7 @@ from lifecycle.image.model import (
     iter_chunks,
     sha256_digest,
 )
-from lifecycle.platform.files import write_atomically
+from lifecycle.jsonio import write_atomically
 from lifecycle.reference import Reference
 
 REF_NAME_ANNOTATION = "org.opencontainers.image.ref.name"
@@ -102,6 +110,16 @@ class LayoutStore(ImageStore):
         return Access(True, f"present in the layout ({self.path_for(ref)})")
 
     def read(self, ref: Reference) -> StoredImage:
+        return follow_default(self.read_index(ref), self._what(ref),
+                              lambda child: self.read_child(ref, child))
+
+    def _what(self, ref: Reference) -> str:
+        return f"image '{ref}' ({self.path_for(ref)})"
+
+    def read_index(self, ref: Reference) -> StoredImage | StoredIndex:
+        """What ``index.json`` names: its one descriptor (or the one tagged with the
+        reference's tag) followed to an image or an index; a layout listing several images
+        in ``index.json`` itself is read as that index."""
         directory = self.path_for(ref)
         index_path = directory / "index.json"
         try:
@@ -110,8 +128,31 @@ class LayoutStore(ImageStore):
             raise ImageNotFound(f"image '{ref}' not found in the layout at {directory}") from None
         except OSError as err:
             raise BackendError(f"cannot read {index_path}: {err.strerror}") from None
-        blobs = LayoutBlobs(directory)
-        what = f"image '{ref}' ({directory})"
+        what = self._what(ref)
+        try:  # the layout's own index: its one entry may well be an image index
+            root = ImageIndex.parse(parse_json(index_data, str(index_path)), OCI_INDEX,
+                                    str(index_path))
+        except IndexProblem as err:
+            raise BackendError(str(err)) from None
+        tagged = [child for child in root.children
+                  if child.annotations.get(REF_NAME_ANNOTATION) == ref.identifier]
+        named = tagged or list(root.children)
+        if not named:
+            raise BackendError(f"{index_path} does not reference a manifest")
+        if len(named) > 1:
+            listed = parse_index(root.with_children(tuple(named)).manifest(), OCI_INDEX, what)
+            return StoredIndex(listed, f"{ref.context}@{sha256_digest(index_data)}",
+                               sha256_digest(index_data), len(index_data))
+        return self._stored(ref, named[0], what)
+
+    def read_child(self, ref: Reference, child: IndexChild) -> StoredImage:
+        stored = self._stored(ref, child, child_what(self._what(ref), child), child=True)
+        assert isinstance(stored, StoredImage)
+        return stored
+
+    def _stored(self, ref: Reference, descriptor: IndexChild, what: str,
+                child: bool = False) -> StoredImage | StoredIndex:
+        blobs = LayoutBlobs(self.path_for(ref))
 
         def fetch(digest: str, description: str) -> bytes:
             try:
@@ -120,24 +161,35 @@ class LayoutStore(ImageStore):
                 raise BackendError(f"{description}: cannot read blob {digest}: "
                                    f"{err.strerror}") from None
 
-        manifest, media_type, digest = resolve_manifest(index_data, OCI_INDEX, "", what, fetch)
-        if not digest:
-            raise BackendError(f"{index_path} does not reference a manifest")
-        image = image_from_manifest(manifest, media_type, what, fetch, blobs)
-        return StoredImage(image, f"{ref.context}@{digest}", digest)
+        data = fetch(descriptor.digest, what)
+        return stored_document(data, descriptor.media_type, descriptor.digest, ref.context,
+                               what, fetch, blobs, child)
 
     def blob_stager(self, refs: Sequence[Reference]) -> None:
         return None  # blobs are copied into the layout whole at write time
 
     def write(self, image: Image, refs: Sequence[Reference]) -> SaveResult:
-        manifest = image.manifest_bytes()
-        digest = image.digest()
+        return self._publish([image], image.manifest_bytes(), image.manifest_media_type, refs)
+
+    def write_index(self, index: ImageIndex, images: Sequence[Image],
+                    refs: Sequence[Reference]) -> SaveResult:
+        return self._publish(images, index.manifest_bytes(), index.media_type, refs)
+
+    def _publish(self, images: Sequence[Image], top: bytes, media_type: str,
+                 refs: Sequence[Reference]) -> SaveResult:
+        """Every blob of ``images``, then the ``top`` manifest (an image's, or an index of
+        them) as a blob; only then each name's ``index.json``, pointing at ``top``."""
+        digest = sha256_digest(top)
         directories = {self.path_for(ref): ref for ref in refs}
         new = [directory for directory in directories if not directory.exists()]
         first: LayoutBlobs | None = None
         try:
             for directory in directories:
-                self._write_blobs(directory, image, manifest, first)
+                for image in images:
+                    self._write_blobs(directory, image, first)
+                blob = LayoutBlobs(directory).path(digest)
+                if not blob.exists():
+                    write_atomically(blob, top)
                 first = first or LayoutBlobs(directory)
         except (OSError, BackendError) as err:
             for directory in new:  # no index.json yet: nothing points at these blobs
@@ -148,19 +200,18 @@ class LayoutStore(ImageStore):
         saved, failed = [], {}
         for directory, ref in directories.items():
             index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [{
-                "mediaType": image.manifest_media_type, "digest": digest,
-                "size": len(manifest), "annotations": {REF_NAME_ANNOTATION: ref.identifier}}]}
+                "mediaType": media_type, "digest": digest, "size": len(top),
+                "annotations": {REF_NAME_ANNOTATION: ref.identifier}}]}
             try:
                 write_atomically(directory / "index.json", canonical_json(index))
                 saved.append(str(ref))
             except OSError as err:
                 failed[str(ref)] = f"cannot write {directory / 'index.json'}: {err.strerror}"
-        return SaveResult(digest=digest, manifest_size=len(manifest), saved=tuple(saved),
+        return SaveResult(digest=digest, manifest_size=len(top), saved=tuple(saved),
                           failed=failed)
 
-    def _write_blobs(self, directory: Path, image: Image, manifest: bytes,
-                     written: LayoutBlobs | None) -> None:
-        """Every blob of ``image`` into ``directory``.
+    def _write_blobs(self, directory: Path, image: Image, written: LayoutBlobs | None) -> None:
+        """Every blob of ``image`` (its manifest included) into ``directory``.
 
         ``written`` is a directory this write already filled: every further name takes its
         layers from there (a hard link where the filesystem allows) rather than streaming
@@ -180,7 +231,7 @@ class LayoutStore(ImageStore):
                 raise BackendError(f"layer {layer.digest} has no source to copy it from")
             with source.open_blob(layer.digest) as stream:
                 _store_verified(stream, target, layer.digest)
-        for data in (image.config_bytes(), manifest):
+        for data in (image.config_bytes(), image.manifest_bytes()):
             target = blobs.path(sha256_digest(data))
             if not target.exists():
                 write_atomically(target, data)

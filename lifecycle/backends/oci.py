@@ -2,31 +2,31 @@
 
 Both serve the same documents (OCI or Docker v2 schema 2 manifests, OCI indexes or Docker
 manifest lists); only how a blob is fetched differs, so this module takes a fetch function.
+A name points at an image or at an index of images; an index inside an index is refused.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from lifecycle.backends.base import BackendError
+from lifecycle.image import platforms
+from lifecycle.image.index import ImageIndex, IndexChild, IndexProblem, StoredIndex
 from lifecycle.image.model import (
     INDEX_TYPES,
     MANIFEST_TYPES,
-    OCI_MANIFEST,
     BlobSource,
     Image,
     Layer,
+    StoredImage,
+    is_sha256_digest,
     sha256_digest,
 )
-from lifecycle.platform.files import loads_json
-
-DEFAULT_PLATFORM = ("linux", "amd64")
+from lifecycle.jsonio import loads_json
 
 FetchDocument = Callable[[str, str], bytes]
-"""(digest, what) -> bytes of a manifest (resolve_manifest) or of a config blob
-(image_from_manifest), verified against the digest."""
+"""(digest, what) -> bytes of a config blob, verified against the digest."""
 
 
 def parse_json(data: bytes, what: str) -> dict[str, Any]:
@@ -50,37 +50,54 @@ def media_type_of(document: Mapping[str, Any], fallback: str) -> str:
     return media_type if isinstance(media_type, str) and media_type else fallback
 
 
-def select_from_index(index: Mapping[str, Any], what: str,
-                      platform: tuple[str, str] = DEFAULT_PLATFORM) -> dict[str, Any]:
-    """The manifest descriptor for ``platform`` (linux/amd64 by default) in an index."""
-    manifests = index.get("manifests")
-    if not isinstance(manifests, list) or not manifests:
-        raise BackendError(f"{what} is an index without manifests")
-    for descriptor in manifests:
-        wanted = descriptor.get("platform") or {}
-        if (wanted.get("os"), wanted.get("architecture")) == platform:
-            return dict(descriptor)
-    if len(manifests) == 1 and not manifests[0].get("platform"):
-        return dict(manifests[0])
-    raise BackendError(f"{what} has no manifest for {platform[0]}/{platform[1]}")
+def parse_index(document: Mapping[str, Any], media_type: str, what: str) -> ImageIndex:
+    """A usable index (platforms.check_index), or BackendError naming the image."""
+    try:
+        index = ImageIndex.parse(document, media_type, what)
+        platforms.check_index(index, what)
+    except IndexProblem as err:
+        raise BackendError(str(err)) from None
+    return index
 
 
-def resolve_manifest(data: bytes, media_type: str, digest: str, what: str,
-                     fetch: FetchDocument) -> tuple[dict[str, Any], str, str]:
-    """Follow indexes down to an image manifest; returns (manifest, media type, digest)."""
-    for _ in range(4):  # index → (nested index) → manifest; deeper nesting is not an image
-        document = parse_json(data, what)
-        media_type = media_type_of(document, media_type)
-        if media_type in MANIFEST_TYPES or (
-                "layers" in document and media_type not in INDEX_TYPES):
-            return document, media_type, digest
-        if media_type not in INDEX_TYPES and "manifests" not in document:
-            raise BackendError(f"{what} has unsupported media type '{media_type}'")
-        descriptor = select_from_index(document, what)
-        digest = str(descriptor.get("digest", ""))
-        media_type = str(descriptor.get("mediaType", OCI_MANIFEST))
-        data = fetch(digest, f"{what} manifest {digest}")
-    raise BackendError(f"{what}: indexes nested too deeply")
+def stored_document(data: bytes, media_type: str, digest: str, repository: str, what: str,
+                    fetch: FetchDocument, source: BlobSource, child: bool = False
+                    ) -> StoredImage | StoredIndex:
+    """The image or index a manifest document (already verified against ``digest``) is.
+
+    ``child`` is a document an index pointed at: an index there is a nested index.
+    """
+    document = parse_json(data, what)
+    media_type = media_type_of(document, media_type)
+    reference = f"{repository}@{digest}"
+    if media_type in INDEX_TYPES or (media_type not in MANIFEST_TYPES
+                                     and "manifests" in document and "layers" not in document):
+        if child:
+            raise BackendError(f"{what} is a nested index (an index inside an index), which "
+                               "is not supported")
+        return StoredIndex(parse_index(document, media_type, what), reference, digest,
+                           len(data))
+    if media_type not in MANIFEST_TYPES and "layers" not in document:
+        raise BackendError(f"{what} has unsupported media type '{media_type}'")
+    image = image_from_manifest(document, media_type, what, fetch, source)
+    return StoredImage(image, reference, digest, manifest_size=len(data))
+
+
+def child_what(what: str, child: IndexChild) -> str:
+    return f"{what} ({child.platform or 'manifest'} {child.digest})"
+
+
+def follow_default(top: StoredImage | StoredIndex, what: str,
+                   read_child: Callable[[IndexChild], StoredImage]) -> StoredImage:
+    """The image itself, or the index's linux/amd64 image (its only one, if it names no
+    platform): what a reader that asks for no platform gets."""
+    if isinstance(top, StoredImage):
+        return top
+    try:
+        child = platforms.choose(top.index, platforms.DEFAULT_PLATFORM, what)
+    except IndexProblem as err:
+        raise BackendError(str(err)) from None
+    return read_child(child)
 
 
 def image_from_manifest(manifest: Mapping[str, Any], media_type: str, what: str,
@@ -107,14 +124,15 @@ def image_from_manifest(manifest: Mapping[str, Any], media_type: str, what: str,
                                   diff_id=_digest(diff_id, f"{where} diffID"), size=size,
                                   media_type=str(descriptor.get("mediaType", "")),
                                   source=source))
-    return Image(config, tuple(model_layers), media_type)
-
-
-_SHA256 = re.compile(r"sha256:[0-9a-f]{64}")
+    annotations = manifest.get("annotations") or {}
+    if not isinstance(annotations, dict) or not all(
+            isinstance(value, str) for value in annotations.values()):
+        raise BackendError(f"{what} manifest has annotations that are not strings")
+    return Image(config, tuple(model_layers), media_type, dict(annotations))
 
 
 def _digest(value: object, what: str) -> str:
     """A ``sha256:<64 hex>`` digest; anything else is refused before it is used as a name."""
-    if not isinstance(value, str) or not _SHA256.fullmatch(value):
+    if not isinstance(value, str) or not is_sha256_digest(value):
         raise BackendError(f"{what}: {value!r} is not a sha256 digest")
     return value

@@ -35,10 +35,11 @@ from lifecycle.backends.base import (
     ImageNotFound,
     ImageStore,
 )
-from lifecycle.backends.oci import image_from_manifest, resolve_manifest, verify
+from lifecycle.backends.oci import child_what, follow_default, stored_document, verify
 from lifecycle.backends.retry import RETRIABLE_STATUSES, RetryPolicy
 from lifecycle.backends.tls import TrustConfig
 from lifecycle.image.growing import GrowingBlob
+from lifecycle.image.index import ImageIndex, IndexChild, Platform, StoredIndex
 from lifecycle.image.model import (
     DOCKER_MANIFEST,
     DOCKER_MANIFEST_LIST,
@@ -50,9 +51,9 @@ from lifecycle.image.model import (
     StoredImage,
     sha256_digest,
 )
+from lifecycle.jsonio import loads_json
 from lifecycle.log import get_logger
 from lifecycle.platform.exits import one_line
-from lifecycle.platform.files import loads_json
 from lifecycle.progress import count_sent
 from lifecycle.reference import Reference, host_and_port, registry_host
 
@@ -62,6 +63,8 @@ if TYPE_CHECKING:
 MANIFEST_ACCEPT = ", ".join((OCI_MANIFEST, DOCKER_MANIFEST, OCI_INDEX, DOCKER_MANIFEST_LIST))
 CHUNK_SIZE = 16 << 20
 """Blobs up to this size go up in one PUT; larger ones in PATCH chunks of this size."""
+INDEX_WORKERS = 8
+"""Children of an index written at the same time (each a few small requests)."""
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 
 
@@ -407,6 +410,10 @@ class RegistryStore(ImageStore):
         return response.status_code
 
     def read(self, ref: Reference) -> StoredImage:
+        return follow_default(self.read_index(ref), f"image '{ref}'",
+                              lambda child: self.read_child(ref, child))
+
+    def read_index(self, ref: Reference) -> StoredImage | StoredIndex:
         repo = self._repo(ref)
         what = f"image '{ref}'"
         response = self._get_manifest(repo, ref.identifier, what)
@@ -414,11 +421,18 @@ class RegistryStore(ImageStore):
         digest = ref.digest or response.headers.get("Docker-Content-Digest") or sha256_digest(data)
         verify(data, digest, what)
         media_type = response.headers.get("Content-Type", OCI_MANIFEST).split(";")[0].strip()
+        return self._stored(repo, data, media_type, digest, what)
 
-        def fetch_manifest(child: str, description: str) -> bytes:
-            return verify(self._get_manifest(repo, child, description).content, child,
-                          description)
+    def read_child(self, ref: Reference, child: IndexChild) -> StoredImage:
+        repo = self._repo(ref)
+        what = child_what(f"image '{ref}'", child)
+        data = verify(self._get_manifest(repo, child.digest, what).content, child.digest, what)
+        stored = self._stored(repo, data, child.media_type, child.digest, what, child=True)
+        assert isinstance(stored, StoredImage)
+        return stored
 
+    def _stored(self, repo: Repository, data: bytes, media_type: str, digest: str, what: str,
+                child: bool = False) -> StoredImage | StoredIndex:
         def fetch_blob(blob: str, description: str) -> bytes:
             response = self.client.request("GET", repo, repo.url(f"blobs/{blob}"),
                                            pull_scope(repo))
@@ -426,11 +440,8 @@ class RegistryStore(ImageStore):
                 raise BackendError(f"{description}: HTTP {response.status_code} for blob {blob}")
             return verify(response.content, blob, description)
 
-        manifest, media_type, digest = resolve_manifest(data, media_type, digest, what,
-                                                        fetch_manifest)
-        image = image_from_manifest(manifest, media_type, what, fetch_blob,
-                                    RegistryBlobs(self.client, repo))
-        return StoredImage(image, f"{repo}@{digest}", digest)
+        return stored_document(data, media_type, digest, str(repo), what, fetch_blob,
+                               RegistryBlobs(self.client, repo), child)
 
     def _get_manifest(self, repo: Repository, identifier: str, what: str) -> requests.Response:
         response = self.client.request("GET", repo, repo.url(f"manifests/{identifier}"),
@@ -449,23 +460,57 @@ class RegistryStore(ImageStore):
         return _UploadStager(self.client, self._repo(refs[0]))
 
     def write(self, image: Image, refs: Sequence[Reference]) -> SaveResult:
-        manifest = image.manifest_bytes()
-        config = image.config_bytes()
-        blobs: list[tuple[str, int, BlobSource | None]] = [
-            (layer.digest, layer.size, layer.source) for layer in image.layers]
-        blobs.append((sha256_digest(config), len(config), _BytesBlob(config)))
-        placed: dict[str, Repository] = {}  # blob digest -> a target repository that has it
-        for repo in {self._repo(ref): ref for ref in refs}:
-            for digest, size, source in blobs:
-                self._ensure_blob(repo, digest, size, source, placed.get(digest))
-                placed.setdefault(digest, repo)
+        self._ensure_blobs([image], refs, workers=1)
+        return self._tag(refs, image.manifest_bytes(), image.manifest_media_type)
+
+    def write_index(self, index: ImageIndex, images: Sequence[Image],
+                    refs: Sequence[Reference]) -> SaveResult:
+        # Every blob the new children have (each once, however many share it), then every
+        # child's manifest by digest, in every target repository and many at a time over
+        # the one connection pool; only then is any name pointed at the index.
+        self._ensure_blobs(images, refs, workers=INDEX_WORKERS)
+        repos = list({self._repo(ref): ref for ref in refs})
+        with ThreadPoolExecutor(max_workers=INDEX_WORKERS, thread_name_prefix="child") as pool:
+            _all_or_none([pool.submit(self._put_child, repo, image)
+                          for repo in repos for image in images])
+        return self._tag(refs, index.manifest_bytes(), index.media_type)
+
+    def _put_child(self, repo: Repository, image: Image) -> None:
+        response = self.client.request(
+            "PUT", repo, repo.url(f"manifests/{image.digest()}"), push_scope(repo),
+            headers={"Content-Type": image.manifest_media_type}, data=image.manifest_bytes())
+        if response.status_code not in (200, 201):
+            raise BackendError(f"cannot write the image for platform "
+                               f"{Platform.of_image(image)} to {repo}: "
+                               f"{_failure('put manifest', response)}")
+
+    def _ensure_blobs(self, images: Sequence[Image], refs: Sequence[Reference],
+                      workers: int) -> None:
+        """Every blob of ``images`` present in every target repository: the first
+        repository gets them from their sources, the others mount them from it."""
+        blobs: dict[str, tuple[int, BlobSource | None]] = {}
+        for image in images:
+            for layer in image.layers:
+                blobs.setdefault(layer.digest, (layer.size, layer.source))
+            config = image.config_bytes()
+            blobs.setdefault(sha256_digest(config), (len(config), _BytesBlob(config)))
+        repos = list({self._repo(ref): ref for ref in refs})
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="blob") as pool:
+            for number, repo in enumerate(repos):
+                placed_in = repos[0] if number else None
+                _all_or_none([pool.submit(self._ensure_blob, repo, digest, size, source,
+                                          placed_in)
+                              for digest, (size, source) in blobs.items()])
+
+    def _tag(self, refs: Sequence[Reference], manifest: bytes, media_type: str) -> SaveResult:
+        """Point every name at ``manifest``, whose blobs (or children) are all present."""
         saved, failed = [], {}
         for ref in refs:
             repo = self._repo(ref)
             try:
                 response = self.client.request(
                     "PUT", repo, repo.url(f"manifests/{ref.identifier}"), push_scope(repo),
-                    headers={"Content-Type": image.manifest_media_type}, data=manifest)
+                    headers={"Content-Type": media_type}, data=manifest)
                 if response.status_code not in (200, 201):
                     failed[str(ref)] = _failure("put manifest", response)
                     continue
@@ -473,7 +518,7 @@ class RegistryStore(ImageStore):
                 failed[str(ref)] = str(err)
                 continue
             saved.append(str(ref))
-        return SaveResult(digest=image.digest(), manifest_size=len(manifest),
+        return SaveResult(digest=sha256_digest(manifest), manifest_size=len(manifest),
                           saved=tuple(saved), failed=failed)
 
     def _ensure_blob(self, repo: Repository, digest: str, size: int, source: BlobSource | None,
@@ -571,6 +616,18 @@ class RegistryStore(ImageStore):
             offset += len(chunk)
         return self.client.request("PUT", repo, _with_digest(location, digest), scope,
                                    headers={"Content-Length": "0"})
+
+
+def _all_or_none(started: Sequence[Future[None]]) -> None:
+    """Wait for every step; the first to fail (in order) is raised, and the steps not yet
+    begun are dropped: a lasting fault must not be met once per remaining blob."""
+    try:
+        for step in started:
+            step.result()
+    except BaseException:
+        for step in started:
+            step.cancel()
+        raise
 
 
 class _LocalSourceFailed(BackendError):

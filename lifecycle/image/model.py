@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -38,6 +39,14 @@ _LAYER_TYPE_FOR = {
     (OCI_MANIFEST, True): OCI_LAYER_GZIP, (OCI_MANIFEST, False): OCI_LAYER_TAR,
     (DOCKER_MANIFEST, True): DOCKER_LAYER_GZIP, (DOCKER_MANIFEST, False): DOCKER_LAYER_TAR,
 }
+
+
+_SHA256 = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def is_sha256_digest(value: object) -> bool:
+    """Whether ``value`` is ``sha256:<64 hex>``: safe to use as a name (a path, a URL)."""
+    return isinstance(value, str) and _SHA256.fullmatch(value) is not None
 
 
 def sha256_digest(data: bytes) -> str:
@@ -90,6 +99,8 @@ class Image:
     config: Mapping[str, Any]
     layers: tuple[Layer, ...]
     manifest_media_type: str = OCI_MANIFEST
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    """The manifest's ``annotations`` (the OCI base-image annotations, for one)."""
 
     # -- derived documents -------------------------------------------------------------
     def config_bytes(self) -> bytes:
@@ -109,6 +120,7 @@ class Image:
                 "digest": sha256_digest(config_bytes),
             },
             "layers": [layer.descriptor(self.manifest_media_type) for layer in self.layers],
+            **({"annotations": dict(self.annotations)} if self.annotations else {}),
         }
 
     def manifest_bytes(self) -> bytes:
@@ -146,6 +158,10 @@ class Image:
     def architecture(self) -> str:
         return str(self.config.get("architecture", ""))
 
+    @property
+    def variant(self) -> str:
+        return str(self.config.get("variant", ""))
+
     def layer_by_diff_id(self, diff_id: str) -> Layer | None:
         return next((layer for layer in self.layers if layer.diff_id == diff_id), None)
 
@@ -162,6 +178,7 @@ class StoredImage:
     reference: str        # digest reference (registry/layout) or image ID (daemon)
     digest: str = ""      # manifest digest; "" where the backend has none (daemon)
     image_id: str = ""    # config digest, the daemon's identity
+    manifest_size: int = 0  # size of the stored manifest (an index descriptor needs it)
 
 
 @dataclass(frozen=True)

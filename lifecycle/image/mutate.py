@@ -13,6 +13,8 @@ from typing import Any
 from lifecycle.image.model import Image, Layer
 
 NORMALIZED_TIME = "1980-01-01T00:00:01Z"
+BASE_NAME_ANNOTATION = "org.opencontainers.image.base.name"
+BASE_DIGEST_ANNOTATION = "org.opencontainers.image.base.digest"
 
 
 class RebaseError(ValueError):
@@ -83,6 +85,27 @@ def set_created(image: Image, created: str) -> Image:
     config["history"] = [{**entry, "created": created} for entry in config.get("history") or []]
     config.pop("container", None)
     config.pop("docker_version", None)
+    return replace(image, config=config)
+
+
+def set_base_annotations(image: Image, base_name: str, base_digest: str) -> Image:
+    """Record the base image (its name, and the digest of the manifest used) in the manifest's
+    annotations, where image tools look for it. A base without a manifest digest (the daemon
+    has none) leaves none recorded."""
+    annotations = {key: value for key, value in image.annotations.items()
+                   if key not in (BASE_NAME_ANNOTATION, BASE_DIGEST_ANNOTATION)}
+    if base_digest:
+        annotations[BASE_NAME_ANNOTATION] = base_name
+        annotations[BASE_DIGEST_ANNOTATION] = base_digest
+    return replace(image, annotations=annotations)
+
+
+def without_history_texts(image: Image) -> Image:
+    """History entries with only their creation time, as images of platform APIs before 0.12
+    have them (what created each layer is not recorded)."""
+    config = image.mutable_config()
+    config["history"] = [{"created": entry.get("created", NORMALIZED_TIME)}
+                         for entry in _layer_history(image)]
     return replace(image, config=config)
 
 

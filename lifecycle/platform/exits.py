@@ -1,4 +1,4 @@
-"""Exit codes and the one error type the phases raise (contract §5).
+"""Exit codes and the one error type the phases raise (the README lists the codes).
 
 Every failure a user can cause ends as a :class:`LifecycleError`: a one-line message in the
 lifecycle's ``failed to <action>: <cause>`` form and the documented exit code.

@@ -5,7 +5,8 @@ express: single-dash long names (``-daemon``), ``-name value`` and ``-name=value
 booleans that never consume the next argument, and parsing that stops at the first positional
 argument. On top of Go's syntax each flag may have aliases and environment variables, resolved
 with the lifecycle's precedence: explicit flag > environment variable (set and non-empty) >
-built-in default (contract §1, lifecycle-reference §1.2).
+built-in default, as the Go lifecycle resolves them. A flag may be bounded to the platform
+API versions that define it; :meth:`FlagSet.for_api` gives one version's flags.
 
 Syntax errors and ``-h`` end the run the way Go's ``ExitOnError`` does (:class:`UsageExit`,
 exit 2 or 0, usage on stderr). A value that is well-formed syntax but not a valid ``int`` or
@@ -14,12 +15,14 @@ exit 2 or 0, usage on stderr). A value that is well-formed syntax but not a vali
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+from lifecycle.platform.api import PlatformAPI, in_range
 from lifecycle.platform.exits import ExitCode, invalid_args
 
 FlagValue = str | bool | int
@@ -57,10 +60,23 @@ class Flag:
     env: tuple[str, ...] = ()      # consulted in order; the first set and non-empty one wins
     default: str = ""              # STRING only; BOOL is False, INT 0, STRING_LIST empty
     default_text: str = ""         # shown instead of ``default`` when the caller computes it
+    since: PlatformAPI | None = None   # the first platform API that defines the flag
+    until: PlatformAPI | None = None   # the first platform API that no longer defines it
+    env_everywhere: tuple[str, ...] = ()  # variables honoured even where the flag is undefined
 
     @property
     def name(self) -> str:
         return self.names[0]
+
+    def defined_at(self, api: PlatformAPI) -> bool:
+        return in_range(api, self.since, self.until)
+
+    def bounded(self, since: PlatformAPI | None = None, until: PlatformAPI | None = None,
+                env_everywhere: bool = False) -> Flag:
+        """This flag, defined only from platform API ``since`` and before ``until``; with
+        ``env_everywhere`` its variables are honoured at every version all the same."""
+        return dataclasses.replace(self, since=since, until=until,
+                                   env_everywhere=self.env if env_everywhere else ())
 
 
 def string_flag(names: str | tuple[str, ...], usage: str, env: str | tuple[str, ...] = (),
@@ -109,10 +125,12 @@ class Occurrence:
 class FlagSet:
     """The flags of one command, and its usage text."""
 
-    def __init__(self, program: str, synopsis: str, flags: Iterable[Flag]) -> None:
+    def __init__(self, program: str, synopsis: str, flags: Iterable[Flag],
+                 undefined: Iterable[Flag] = ()) -> None:
         self.program = program
         self.synopsis = synopsis
         self.flags: dict[str, Flag] = {}
+        self.undefined = {flag.name: flag for flag in undefined}  # at this platform API
         self._by_spelling: dict[str, Flag] = {}
         for flag in flags:
             self.flags[flag.name] = flag
@@ -120,6 +138,14 @@ class FlagSet:
                 if spelling in self._by_spelling:
                     raise ValueError(f"flag redefined: {spelling}")
                 self._by_spelling[spelling] = flag
+
+    def for_api(self, api: PlatformAPI) -> FlagSet:
+        """The flags a platform speaking ``api`` may give: any other one is undefined (exit 2),
+        as the Go lifecycle defines its flags per platform API."""
+        every = [*self.flags.values(), *self.undefined.values()]
+        return FlagSet(self.program, self.synopsis,
+                       (flag for flag in every if flag.defined_at(api)),
+                       (flag for flag in every if not flag.defined_at(api)))
 
     def parse(self, argv: Sequence[str], environ: Mapping[str, str]) -> ParsedFlags:
         """Parse ``argv`` like Go's ``FlagSet.Parse``; variables are read only when asked for."""
@@ -251,7 +277,13 @@ class ParsedFlags:
         return tuple(dict.fromkeys(item for item in items if item))
 
     def _flag(self, name: str, kind: FlagKind | None) -> Flag:
-        flag = self._flag_set.flags[name]
+        flag = self._flag_set.flags.get(name)
+        if flag is None:
+            # Not defined at this platform API: no flag can have been given, and its
+            # variables are read only if they are honoured at every version.
+            undefined = self._flag_set.undefined[name]
+            flag = dataclasses.replace(undefined, env=undefined.env_everywhere,
+                                       default="")
         if kind is not None and flag.kind is not kind:
             raise TypeError(f"flag -{name} is {flag.kind.name}, not {kind.name}")
         return flag

@@ -1,6 +1,7 @@
 """Phase inputs: flags > environment > defaults, resolved once into immutable dataclasses.
 
-This module owns every flag name, alias, environment variable and default of contract §1.
+This module owns every flag name, alias, environment variable and default, and which platform
+API versions define each flag.
 Phases receive the dataclasses below and never read ``os.environ`` or argv themselves. Every
 path in them is absolute (relative ones are taken from the ``cwd`` given to the resolver), and
 warnings found while resolving travel in ``warnings``, because logging is configured only after
@@ -9,6 +10,7 @@ resolution (``-log-level``, ``-log-format``).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -17,7 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lifecycle import __version__
+from lifecycle.image.index import Platform
 from lifecycle.image.mutate import NORMALIZED_TIME
+from lifecycle.platform import api
+from lifecycle.platform.api import Features, PlatformAPI, features_for, platform_api_from
 from lifecycle.platform.exits import ExitCode, LifecycleError, invalid_args
 from lifecycle.platform.flags import (
     FlagSet,
@@ -30,10 +35,12 @@ from lifecycle.platform.flags import (
 )
 from lifecycle.reference import Reference, ReferenceError, parse_reference
 
-SUPPORTED_PLATFORM_APIS = ("0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9", "0.10", "0.11",
-                           "0.12", "0.13", "0.14", "0.15")
-DEFAULT_PLATFORM_API = "0.12"
+SUPPORTED_PLATFORM_APIS = tuple(str(version) for version in api.SUPPORTED)
+DEFAULT_PLATFORM_API = str(api.DEFAULT)
 DEFAULT_STACK_PATHS = (Path("/buildpacks/stack.toml"), Path("/cnb/stack.toml"))
+DEFAULT_RUN_PATH = Path("/cnb/run.toml")
+DEFAULT_LAUNCHER_SBOM_DIR = Path("/cnb/lifecycle")
+DEFAULT_EXEC_ENV = "production"
 VERSION_TEXT = f"{__version__}\n"
 LOG_LEVELS = ("debug", "info", "warn", "warning", "error")
 LOG_FORMATS = ("console", "json")
@@ -72,18 +79,91 @@ class Target:
 
 
 @dataclass(frozen=True)
-class ExporterInputs:
+class SharedInputs:
+    """What every phase resolves the same way; each *Inputs class has it as ``shared``."""
+
+    api: PlatformAPI
+    target: Target
+    log: LogSettings
+    run_image: str | None = None          # explicit -run-image (any spelling) or CNB_RUN_IMAGE
+    run_image_origin: str = ""            # where it came from, for messages: "-image", ...
+    images: tuple[Reference, ...] = ()    # output image first, then additional tags (parsed)
+    image_names: tuple[str, ...] = ()     # the same names exactly as given (report, output)
+    previous_image: Reference | None = None  # -previous-image; None = the output image
+    uid: int = 0
+    gid: int = 0
+    warnings: tuple[str, ...] = ()        # for the phase to log once logging is configured
+
+    @property
+    def features(self) -> Features:
+        return features_for(self.api)
+
+
+class _WithShared:
+    """The shared fields, readable on each *Inputs class as its own attributes."""
+
+    shared: SharedInputs
+
+    @property
+    def api(self) -> PlatformAPI:
+        return self.shared.api
+
+    @property
+    def features(self) -> Features:
+        return self.shared.features
+
+    @property
+    def platform_api(self) -> str:
+        return str(self.shared.api)
+
+    @property
+    def target(self) -> Target:
+        return self.shared.target
+
+    @property
+    def log(self) -> LogSettings:
+        return self.shared.log
+
+    @property
+    def run_image(self) -> str | None:
+        return self.shared.run_image
+
+    @property
+    def images(self) -> tuple[Reference, ...]:
+        return self.shared.images
+
+    @property
+    def image_names(self) -> tuple[str, ...]:
+        return self.shared.image_names
+
+    @property
+    def previous_image(self) -> Reference | None:
+        return self.shared.previous_image
+
+    @property
+    def uid(self) -> int:
+        return self.shared.uid
+
+    @property
+    def gid(self) -> int:
+        return self.shared.gid
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return self.shared.warnings
+
+
+@dataclass(frozen=True)
+class ExporterInputs(_WithShared):
     """Everything the exporter needs from its command line and environment."""
 
-    images: tuple[Reference, ...]     # output image first, then additional tags (parsed)
-    image_names: tuple[str, ...]      # the same names exactly as given (report tags, output)
-    run_image: str | None             # explicit -runImage/-run-image/-image/CNB_RUN_IMAGE
-    stack_path: Path                  # resolved stack/mirrors file (may not exist)
+    shared: SharedInputs
+    stack_path: Path                  # stack.toml (below 0.12; may not exist)
+    run_path: Path                    # run.toml (0.12 on; may not exist)
     layers_dir: Path
     app_dir: Path
     group_path: Path
     analyzed_path: Path
-    previous_image: Reference | None  # -previous-image; None = the output image
     launcher_path: Path
     report_path: Path
     project_metadata_path: Path
@@ -91,67 +171,54 @@ class ExporterInputs:
     cache_dir: Path | None
     cache_image: Reference | None
     launch_cache_dir: Path | None     # None unless -daemon
-    uid: int
-    gid: int
-    platform_api: str
-    target: Target
-    log: LogSettings
+    extended_dir: Path                # <layers>/extended unless -extended says otherwise
+    launcher_sbom_dir: Path           # the launcher's SBOM files (0.11 on)
+    parallel: bool                    # export image and cache at once (0.13 on)
+    exec_env: str                     # CNB_EXEC_ENV (0.15 on), else ""
     created: str = NORMALIZED_TIME    # image creation time: SOURCE_DATE_EPOCH, else 1980-01-01
-    warnings: tuple[str, ...] = ()    # for the phase to log once logging is configured
+    platform: Platform | None = None  # -platform: the run image's child to build on
+    index: bool = False               # -index: add the image to the index at each tag
 
 
 @dataclass(frozen=True)
-class RebaserInputs:
+class RebaserInputs(_WithShared):
     """Everything the rebaser needs from its command line and environment."""
 
-    images: tuple[Reference, ...]     # output image first, then additional tags (parsed)
-    image_names: tuple[str, ...]      # the same names exactly as given
-    run_image: str | None             # explicit -runImage/-run-image/-image/CNB_RUN_IMAGE
-    previous_image: Reference | None  # the app image to rebase; None = the output image
+    shared: SharedInputs
     report_path: Path
     force: bool
-    uid: int
-    gid: int
-    platform_api: str
-    target: Target
-    log: LogSettings
-    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
-class RebaseManyInputs:
+class RebaseManyInputs(_WithShared):
     """Everything ``rebase-many`` needs: the image list and what applies to every image."""
 
+    shared: SharedInputs
     image_list: str                   # a file path, or "-" for standard input
-    run_image: str | None             # Scenario 2 for every image; None = each one's label
     force: bool
     jobs: int                         # images rebased at once, over one connection pool
     report_path: Path | None          # a TOML summary of every image, if asked for
-    target: Target
-    log: LogSettings
-    warnings: tuple[str, ...] = ()
 
 
-# -- flag tables (contract §1) -----------------------------------------------------------------
+# -- flag tables ----------------------------------------------------------------------------------
+# One table per phase; ``bounded`` flags exist only at the platform APIs that define them, and
+# each run parses with the table filtered for its version. Flags of our own (-layout,
+# -previous-image on the exporter, -report, -log-format, ...) exist at every version.
 
 _SYNOPSIS = "[flags] <image> [<additional-tag>...]"
 _RUN_IMAGE_CONFLICT = "supply only one of -run-image or (deprecated) -image"
-_IGNORED = "accepted for compatibility with other lifecycles; ignored"
 
-_SHARED_FLAGS = (
-    string_flag(("run-image", "runImage", "image"),
-                "run image to use as-is (no mirror selection); -image is deprecated",
-                "CNB_RUN_IMAGE"),
-    string_flag("previous-image", "existing app image to read, if it is not the output image",
-                "CNB_PREVIOUS_IMAGE", default_text="the output image"),
+_RUN_IMAGE = string_flag(
+    ("run-image", "runImage", "image"),
+    "run image to use as-is (no mirror selection); -image is deprecated", "CNB_RUN_IMAGE")
+_TARGET_AND_LOG_FLAGS = (
     bool_flag("daemon", "read and write images in the Docker daemon", "CNB_USE_DAEMON"),
     bool_flag("layout", "read and write images in an OCI layout directory (needs -layout-dir)",
               "CNB_USE_LAYOUT"),
     string_flag("layout-dir", "root of the OCI layout directory", "CNB_LAYOUT_DIR"),
-    int_flag("uid", "user ID that owns the files the lifecycle writes", "CNB_USER_ID"),
-    int_flag("gid", "group ID that owns the files the lifecycle writes", "CNB_GROUP_ID"),
     string_list_flag("insecure-registry", "registry to reach over plain HTTP",
-                     "CNB_INSECURE_REGISTRIES"),
+                     "CNB_INSECURE_REGISTRIES").bounded(
+        since=api.since("insecure_registry_flag"), env_everywhere=True),
     string_flag("log-level", "log level: debug, info, warn or error", "CNB_LOG_LEVEL",
                 default="info"),
     string_flag("log-format", "log format: console or json", "CNB_LOG_FORMAT",
@@ -159,12 +226,24 @@ _SHARED_FLAGS = (
     bool_flag("no-color", "disable color output", "CNB_NO_COLOR"),
     bool_flag("version", "print the version and exit"),
 )
+_OWNER_FLAGS = (
+    int_flag("uid", "user ID that owns the files the lifecycle writes", "CNB_USER_ID"),
+    int_flag("gid", "group ID that owns the files the lifecycle writes", "CNB_GROUP_ID"),
+)
+_PREVIOUS_IMAGE = string_flag("previous-image",
+                              "existing app image to read, if it is not the output image",
+                              "CNB_PREVIOUS_IMAGE", default_text="the output image")
+_FORCE = bool_flag("force", "rebase even if the new run image looks incompatible",
+                   "CNB_FORCE_REBASE").bounded(since=api.since("rebase_force"))
 
 EXPORTER_FLAGS = FlagSet("exporter", _SYNOPSIS, (
-    *_SHARED_FLAGS,
+    _RUN_IMAGE, _PREVIOUS_IMAGE, *_TARGET_AND_LOG_FLAGS, *_OWNER_FLAGS,
     string_flag(("stack", "mirrors"), "stack.toml with the run image and its mirrors",
                 ("CNB_MIRRORS_PATH", "CNB_STACK_PATH"),
-                default_text="/buildpacks/stack.toml if it exists, else /cnb/stack.toml"),
+                default_text="/buildpacks/stack.toml if it exists, else /cnb/stack.toml"
+                ).bounded(until=api.since("run_toml")),
+    string_flag("run", "run.toml with the run images and their mirrors", "CNB_RUN_PATH",
+                default=str(DEFAULT_RUN_PATH)).bounded(since=api.since("run_toml")),
     string_flag("layers", "layers directory", "CNB_LAYERS_DIR", default="/layers"),
     string_flag("app", "application directory", "CNB_APP_DIR", default="/workspace"),
     string_flag("group", "group.toml", "CNB_GROUP_PATH",
@@ -173,6 +252,9 @@ EXPORTER_FLAGS = FlagSet("exporter", _SYNOPSIS, (
                 default_text="<layers>/analyzed.toml"),
     string_flag("launcher", "launcher executable to put into the image", "CNB_LAUNCHER_PATH",
                 default="/cnb/lifecycle/launcher"),
+    string_flag("launcher-sbom", "directory with the SBOM files of the launcher",
+                default=str(DEFAULT_LAUNCHER_SBOM_DIR)).bounded(
+        since=api.since("lifecycle_sboms")),
     string_flag("report", "where to write report.toml", "CNB_REPORT_PATH",
                 default_text="<layers>/report.toml"),
     string_flag("process-type", "default process type", "CNB_PROCESS_TYPE"),
@@ -181,19 +263,25 @@ EXPORTER_FLAGS = FlagSet("exporter", _SYNOPSIS, (
     string_flag("launch-cache", "layer tarball cache for -daemon", "CNB_LAUNCH_CACHE_DIR"),
     string_flag("project-metadata", "project-metadata.toml", "CNB_PROJECT_METADATA_PATH",
                 default_text="<layers>/project-metadata.toml"),
-    bool_flag("helpers", _IGNORED, "CNB_USE_CRED_HELPERS"),
-    bool_flag("parallel", _IGNORED, "CNB_PARALLEL_EXPORT"),
-    string_flag("run", _IGNORED, "CNB_RUN_PATH"),
-    string_flag("extended", _IGNORED),
-    string_flag("launcher-sbom", _IGNORED),
+    string_flag("extended", "directory with the extended run image", "CNB_EXTENDED_DIR",
+                default_text="<layers>/extended").bounded(
+        since=api.since("extended_run_image")),
+    bool_flag("parallel", "export the image and the cache at the same time",
+              "CNB_PARALLEL_EXPORT").bounded(since=api.since("parallel_export")),
+    bool_flag("helpers", "accepted for compatibility with 2019 lifecycles; credentials always "
+              "come from CNB_REGISTRY_AUTH and the Docker config", "CNB_USE_CRED_HELPERS"),
+    string_flag("platform", "os/arch[/variant] to build for: the run image index's child",
+                default_text="analyzed.toml's run-image target (0.12 on), else linux/amd64"),
+    bool_flag("index", "add the image to the image index at each tag (replacing the child "
+              "of its platform; not with -daemon)"),
 ))
 
 REBASER_FLAGS = FlagSet("rebaser", _SYNOPSIS, (
-    *_SHARED_FLAGS,
+    _RUN_IMAGE, *_TARGET_AND_LOG_FLAGS, *_OWNER_FLAGS,
+    _PREVIOUS_IMAGE.bounded(since=api.since("rebase_previous_image")),
     string_flag("report", "where to write report.toml", "CNB_REPORT_PATH",
                 default_text="<$CNB_LAYERS_DIR or /layers>/report.toml"),
-    bool_flag("force", "rebase even if the new run image looks incompatible",
-              "CNB_FORCE_REBASE"),
+    _FORCE,
 ))
 
 
@@ -201,10 +289,7 @@ DEFAULT_REBASE_JOBS = 16
 MAX_REBASE_JOBS = 256
 
 REBASE_MANY_FLAGS = FlagSet("rebase-many", "[flags] <image-list-file | ->", (
-    *(flag for flag in _SHARED_FLAGS
-      if flag.names[0] not in ("previous-image", "uid", "gid")),
-    bool_flag("force", "rebase even if the new run image looks incompatible",
-              "CNB_FORCE_REBASE"),
+    _RUN_IMAGE, *_TARGET_AND_LOG_FLAGS, _FORCE,
     int_flag("jobs", f"images to rebase at once (1-{MAX_REBASE_JOBS}; default "
              f"{DEFAULT_REBASE_JOBS})", "CNB_REBASE_JOBS"),
     string_flag("report", "where to write a TOML summary of every image",
@@ -221,15 +306,16 @@ def resolve_exporter_inputs(argv: Sequence[str], environ: Mapping[str, str],
     Raises :class:`EarlyExit` for ``-h``, ``-version`` and flag syntax errors, and
     :class:`LifecycleError` (exit 3, or 11 for ``CNB_PLATFORM_API``) for invalid inputs.
     """
-    flags = _parse(EXPORTER_FLAGS, argv, environ)
-    shared = _resolve_shared(flags, environ, cwd)
+    flags, platform_api = _parse(EXPORTER_FLAGS, argv, environ)
+    shared = _resolve_shared(flags, platform_api, cwd)
+    features = shared.features
     warnings = list(shared.warnings)
     _check_alias_conflict(flags, "stack", "supply only one of -mirrors or -stack")
 
     layers_dir = _absolute(flags.string("layers"), cwd)
     group_default = layers_dir / "group.toml"
     if not group_default.exists() and (cwd / "group.toml").exists():
-        group_default = cwd / "group.toml"  # where Era A/B platforms put it
+        group_default = cwd / "group.toml"  # where platforms before 0.5 put it
     stack_default = next((path for path in DEFAULT_STACK_PATHS if path.exists()),
                          DEFAULT_STACK_PATHS[0])
 
@@ -241,17 +327,19 @@ def resolve_exporter_inputs(argv: Sequence[str], environ: Mapping[str, str],
     cache_image = _optional_reference(flags, "cache-image")
     if cache_dir is None and cache_image is None:
         warnings.append(NO_CACHE_WARNING)
+    created = _created(environ, features, warnings)
+    if flags.boolean("index") and shared.target.daemon:
+        raise invalid_args("parse arguments", "-index cannot be used with -daemon: the Docker "
+                           "daemon stores no image index")
 
     return ExporterInputs(
-        images=shared.images,
-        image_names=shared.image_names,
-        run_image=shared.run_image,
+        shared=dataclasses.replace(shared, warnings=tuple(warnings)),
         stack_path=_path_or(flags, "stack", stack_default, cwd),
+        run_path=_path_or(flags, "run", DEFAULT_RUN_PATH, cwd),
         layers_dir=layers_dir,
         app_dir=_absolute(flags.string("app"), cwd),
         group_path=_path_or(flags, "group", group_default, cwd),
         analyzed_path=_path_or(flags, "analyzed", layers_dir / "analyzed.toml", cwd),
-        previous_image=shared.previous_image,
         launcher_path=_absolute(flags.string("launcher"), cwd),
         report_path=_path_or(flags, "report", layers_dir / "report.toml", cwd),
         project_metadata_path=_path_or(flags, "project-metadata",
@@ -260,99 +348,91 @@ def resolve_exporter_inputs(argv: Sequence[str], environ: Mapping[str, str],
         cache_dir=cache_dir,
         cache_image=cache_image,
         launch_cache_dir=launch_cache_dir,
-        uid=shared.uid,
-        gid=shared.gid,
-        platform_api=shared.platform_api,
-        target=shared.target,
-        log=shared.log,
-        created=_created(environ, warnings),
-        warnings=tuple(warnings),
+        extended_dir=_path_or(flags, "extended", layers_dir / "extended", cwd),
+        launcher_sbom_dir=_path_or(flags, "launcher-sbom", DEFAULT_LAUNCHER_SBOM_DIR, cwd),
+        parallel=flags.boolean("parallel"),
+        exec_env=(environ.get("CNB_EXEC_ENV") or DEFAULT_EXEC_ENV) if features.exec_env else "",
+        created=created,
+        platform=_platform(flags),
+        index=flags.boolean("index"),
     )
+
+
+def _platform(flags: ParsedFlags) -> Platform | None:
+    text = flags.string("platform")
+    if not text:
+        return None
+    try:
+        return Platform.parse(text)
+    except ValueError as err:
+        raise invalid_args(f"parse {flags.origin('platform')}", err) from None
 
 
 def resolve_rebaser_inputs(argv: Sequence[str], environ: Mapping[str, str],
                            cwd: Path) -> RebaserInputs:
     """Resolve the rebaser's argv and environment; errors as for the exporter."""
-    flags = _parse(REBASER_FLAGS, argv, environ)
-    shared = _resolve_shared(flags, environ, cwd)
+    flags, platform_api = _parse(REBASER_FLAGS, argv, environ)
+    shared = _resolve_shared(flags, platform_api, cwd)
     # The rebaser has no -layers flag, but its report default still follows CNB_LAYERS_DIR.
     layers_dir = _absolute(environ.get("CNB_LAYERS_DIR") or "/layers", cwd)
     return RebaserInputs(
-        images=shared.images,
-        image_names=shared.image_names,
-        run_image=shared.run_image,
-        previous_image=shared.previous_image,
+        shared=shared,
         report_path=_path_or(flags, "report", layers_dir / "report.toml", cwd),
         force=flags.boolean("force"),
-        uid=shared.uid,
-        gid=shared.gid,
-        platform_api=shared.platform_api,
-        target=shared.target,
-        log=shared.log,
-        warnings=shared.warnings,
     )
 
 
 def resolve_rebase_many_inputs(argv: Sequence[str], environ: Mapping[str, str],
                                cwd: Path) -> RebaseManyInputs:
     """Resolve ``rebase-many``'s argv and environment; errors as for the rebaser."""
-    flags = _parse(REBASE_MANY_FLAGS, argv, environ)
-    _platform_api(environ)
+    flags, platform_api = _parse(REBASE_MANY_FLAGS, argv, environ)
     log = _log_settings(flags)
     target = _target(flags, cwd)
     if len(flags.positionals) != 1:
         raise invalid_args("parse arguments", "exactly one image list (a file, or - for "
                            f"standard input) is required, got {len(flags.positionals)}")
-    _check_alias_conflict(flags, "run-image", _RUN_IMAGE_CONFLICT)
-    run_image = flags.string("run-image") or None
-    if run_image is not None:
-        _reference(run_image, flags.origin("run-image"))
     jobs = flags.integer("jobs") or DEFAULT_REBASE_JOBS
     if not 1 <= jobs <= MAX_REBASE_JOBS:
         raise invalid_args(f"parse {flags.origin('jobs')}",
                            f"{jobs} is not between 1 and {MAX_REBASE_JOBS}")
     image_list = flags.positionals[0]
     return RebaseManyInputs(
+        shared=SharedInputs(platform_api, target, log, *_run_image(flags)),
         image_list=image_list if image_list == "-" else str(_absolute(image_list, cwd)),
-        run_image=run_image,
         force=flags.boolean("force"),
         jobs=jobs,
         report_path=_optional_path(flags, "report", cwd),
-        target=target,
-        log=log,
     )
 
 
-@dataclass(frozen=True)
-class _SharedInputs:
-    """What both phases resolve the same way."""
+def _parse(flag_set: FlagSet, argv: Sequence[str],
+           environ: Mapping[str, str]) -> tuple[ParsedFlags, PlatformAPI]:
+    """Parse with the flags of the platform API in ``CNB_PLATFORM_API``.
 
-    images: tuple[Reference, ...]
-    image_names: tuple[str, ...]
-    run_image: str | None
-    previous_image: Reference | None
-    uid: int
-    gid: int
-    platform_api: str
-    target: Target
-    log: LogSettings
-    warnings: tuple[str, ...]
-
-
-def _parse(flag_set: FlagSet, argv: Sequence[str], environ: Mapping[str, str]) -> ParsedFlags:
+    An unsupported platform API (exit 11) is reported before any invalid argument (exit 3):
+    with the wrong API, the arguments may well mean something else. ``-h`` and ``-version``
+    still work then, as they are defined at every version.
+    """
     try:
-        flags = flag_set.parse(argv, environ)
+        platform_api: PlatformAPI | LifecycleError = platform_api_from(environ)
+    except LifecycleError as err:
+        platform_api = err
+    by_version = flag_set if isinstance(platform_api, LifecycleError) \
+        else flag_set.for_api(platform_api)
+    try:
+        flags = by_version.parse(argv, environ)
     except UsageExit as usage:
+        if isinstance(platform_api, LifecycleError) and usage.code != ExitCode.SUCCESS:
+            raise platform_api from None
         raise EarlyExit(usage.code, usage.output, to_stderr=True) from None
     if flags.boolean("version"):
         raise EarlyExit(ExitCode.SUCCESS, VERSION_TEXT, to_stderr=False)
-    return flags
+    if isinstance(platform_api, LifecycleError):
+        raise platform_api
+    return flags, platform_api
 
 
-def _resolve_shared(flags: ParsedFlags, environ: Mapping[str, str], cwd: Path) -> _SharedInputs:
-    # An unsupported platform API (exit 11) is reported before any invalid argument (exit 3):
-    # with the wrong API, the arguments may well mean something else.
-    platform_api = _platform_api(environ)
+def _resolve_shared(flags: ParsedFlags, platform_api: PlatformAPI, cwd: Path) -> SharedInputs:
     log = _log_settings(flags)
     target = _target(flags, cwd)
     names = flags.positionals
@@ -364,38 +444,35 @@ def _resolve_shared(flags: ParsedFlags, environ: Mapping[str, str], cwd: Path) -
                        for name, image in zip(names, images, strict=True))
         raise invalid_args("parse arguments",
                            f"exporting to multiple registries is unsupported: {on}")
-    _check_alias_conflict(flags, "run-image", _RUN_IMAGE_CONFLICT)
-    run_image = flags.string("run-image") or None
-    if run_image is not None:
-        _reference(run_image, flags.origin("run-image"))
+    run_image, run_image_origin = _run_image(flags)
     warnings = tuple(
         f"unconsumed flag-like positional arg: {name} (flags must come before the first image "
         "argument; it is treated as an image name)"
         for name in names if name.startswith("-"))
-    return _SharedInputs(
+    return SharedInputs(
+        api=platform_api,
+        target=target,
+        log=log,
+        run_image=run_image,
+        run_image_origin=run_image_origin,
         images=images,
         image_names=names,
-        run_image=run_image,
         previous_image=_optional_reference(flags, "previous-image"),
         uid=_owner_id(flags, "uid"),
         gid=_owner_id(flags, "gid"),
-        platform_api=platform_api,
-        target=target,
-        log=log,
         warnings=warnings,
     )
 
 
-def _platform_api(environ: Mapping[str, str]) -> str:
-    requested = environ.get("CNB_PLATFORM_API", "")
-    if not requested:
-        return DEFAULT_PLATFORM_API
-    if requested not in SUPPORTED_PLATFORM_APIS:
-        raise LifecycleError(
-            "set platform API",
-            f"platform API version '{requested}' is incompatible with the lifecycle",
-            ExitCode.INCOMPATIBLE_PLATFORM_API)
-    return requested
+def _run_image(flags: ParsedFlags) -> tuple[str | None, str]:
+    """The explicit run image, if any, and where it came from (a flag or CNB_RUN_IMAGE)."""
+    _check_alias_conflict(flags, "run-image", _RUN_IMAGE_CONFLICT)
+    run_image = flags.string("run-image") or None
+    if run_image is None:
+        return None, ""
+    origin = flags.origin("run-image")
+    _reference(run_image, origin)
+    return run_image, origin
 
 
 def _log_settings(flags: ParsedFlags) -> LogSettings:
@@ -467,10 +544,15 @@ def _path_or(flags: ParsedFlags, name: str, default: Path, cwd: Path) -> Path:
 _EPOCH_SECONDS = re.compile(r"[+-]?[0-9]+")  # strconv.ParseInt(s, 10, 64) syntax
 
 
-def _created(environ: Mapping[str, str], warnings: list[str]) -> str:
-    """The image creation time: ``SOURCE_DATE_EPOCH`` if valid, else the normalised time."""
+def _created(environ: Mapping[str, str], features: Features, warnings: list[str]) -> str:
+    """The image creation time: ``SOURCE_DATE_EPOCH`` if valid (platform API 0.9 on), else the
+    normalised time."""
     text = environ.get("SOURCE_DATE_EPOCH", "")
     if not text:
+        return NORMALIZED_TIME
+    if not features.source_date_epoch:
+        warnings.append(f"Ignoring SOURCE_DATE_EPOCH: platform API {features.api} does not "
+                        "define it (0.9 and later do)")
         return NORMALIZED_TIME
     if _EPOCH_SECONDS.fullmatch(text):
         try:

@@ -21,7 +21,6 @@ from typing import Any
 
 import docker
 
-from tests.harness.dockerd import Dockerd
 from tests.harness.services import CACHE, ServiceError, ensure_commands, run_bounded
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,8 +29,7 @@ BASE_IMAGE = "cnb-acceptance/python-base:bookworm"
 LIFECYCLE_IMAGE = "cnb-acceptance/lifecycle:dev"
 DEBOOTSTRAP_SECONDS = 900
 DEBOOTSTRAP_ATTEMPTS = 2
-IMPORT_SECONDS = 600
-WHEELS_SECONDS = 600
+WHEELS_SECONDS = 900
 BUILD_SECONDS = 900
 
 
@@ -67,54 +65,70 @@ def debootstrap_rootfs(include: tuple[str, ...], cache_name: str) -> Path:
     return tarball
 
 
-def import_rootfs(daemon: Dockerd, tarball: Path, name: str) -> str:
+def import_rootfs(client: docker.DockerClient, tarball: Path, name: str) -> str:
     """``docker import`` of a rootfs tarball as ``name`` (once per daemon), streamed."""
     try:
-        daemon.client.images.get(name)
+        client.images.get(name)
     except docker.errors.ImageNotFound:
         repository, _, tag = name.rpartition(":")
-        api = docker.APIClient(base_url=daemon.host, timeout=IMPORT_SECONDS)
         with tarball.open("rb") as rootfs:
-            api.import_image_from_data(rootfs, repository=repository, tag=tag)
+            client.api.import_image_from_data(rootfs, repository=repository, tag=tag)
     return name
 
 
-def build_image(daemon: Dockerd, what: str, **options: Any) -> None:
-    """``docker build`` with ``options`` (no network), within :data:`BUILD_SECONDS`."""
+def build_image(client: docker.DockerClient, what: str, **options: Any) -> None:
+    """``docker build`` with ``options``, within :data:`BUILD_SECONDS`."""
     deadline = time.monotonic() + BUILD_SECONDS
-    api = docker.APIClient(base_url=daemon.host, timeout=BUILD_SECONDS)
-    for event in api.build(rm=True, network_mode="none", decode=True, **options):
+    for event in client.api.build(rm=True, decode=True, timeout=BUILD_SECONDS, **options):
         if "error" in event:
             raise ServiceError(f"{what} failed: {str(event['error']).strip()}")
         if time.monotonic() > deadline:
             raise ServiceError(f"{what} did not finish in {BUILD_SECONDS} s")
 
 
-def import_base(daemon: Dockerd) -> str:
+def import_base(client: docker.DockerClient) -> str:
     """The Python base image: Debian 12 minbase with python3 and pip."""
-    return import_rootfs(daemon, debootstrap_rootfs(("python3", "python3-pip"), BASE_ROOTFS),
+    return import_rootfs(client, debootstrap_rootfs(("python3", "python3-pip"), BASE_ROOTFS),
                          BASE_IMAGE)
 
 
-def build_lifecycle_image(daemon: Dockerd, context: Path) -> str:
-    """The repository's Dockerfile, built from wheels made on the host (no network inside)."""
+# What a fresh clone holds that the Dockerfile's build context takes (see .dockerignore).
+SOURCE = ("Dockerfile", ".dockerignore", "cmd", "lifecycle", "release", "pyproject.toml",
+          "setup.cfg", "README.md")
+
+
+def source_context(context: Path) -> Path:
+    """A copy of the repository's files that ``docker build .`` sees, at ``context``."""
     if context.exists():
         shutil.rmtree(context)
     context.mkdir(parents=True)
-    run_bounded([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir",
-                 str(context / "wheels"), str(ROOT)], "building the wheels for the image",
-                WHEELS_SECONDS)
-    for item in ("Dockerfile", ".dockerignore", "cmd"):
+    for item in SOURCE:
         source = ROOT / item
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, context / item)
-    (context / "lifecycle").mkdir()
-    shutil.copy(ROOT / "lifecycle" / "launcher.sh", context / "lifecycle" / "launcher.sh")
-    build_image(daemon, "building the lifecycle image", path=str(context),
-                tag=LIFECYCLE_IMAGE, buildargs={"BASE_IMAGE": import_base(daemon)})
+        if source.is_dir():
+            shutil.copytree(source, context / item,
+                            ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, context / item)
+    return context
+
+
+def add_wheels(context: Path, *more: str) -> None:
+    """``pip wheel --wheel-dir wheels . [more...]`` on the host, for ``WHEELS=wheels``."""
+    run_bounded([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir",
+                 str(context / "wheels"), str(ROOT), *more], "building the wheels for the image",
+                WHEELS_SECONDS)
+
+
+def build_lifecycle_image(client: docker.DockerClient, context: Path) -> str:
+    """The repository's Dockerfile, built from wheels made on the host (no network inside)."""
+    add_wheels(source_context(context))
+    build_image(client, "building the lifecycle image", path=str(context), tag=LIFECYCLE_IMAGE,
+                network_mode="none",
+                buildargs={"BASE_IMAGE": import_base(client), "WHEELS": "wheels"})
     return LIFECYCLE_IMAGE
 
 
-def build_builder_image(daemon: Dockerd, stack_toml: str, tag: str) -> str:
+def build_builder_image(client: docker.DockerClient, stack_toml: str, tag: str) -> str:
     """A builder: the lifecycle image plus /buildpacks/stack.toml, named by CNB_MIRRORS_PATH."""
     dockerfile = (f"FROM {LIFECYCLE_IMAGE}\n"
                   "COPY stack.toml /buildpacks/stack.toml\n"
@@ -126,6 +140,6 @@ def build_builder_image(daemon: Dockerd, stack_toml: str, tag: str) -> str:
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     context.seek(0)
-    build_image(daemon, "building the builder image", fileobj=context, custom_context=True,
-                tag=tag)
+    build_image(client, "building the builder image", fileobj=context, custom_context=True,
+                tag=tag, network_mode="none")
     return tag

@@ -3,12 +3,8 @@ rebaser are self-contained, and pack 0.12's exact exporter command lines work th
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import posixpath
-import re
-import shutil
 import tarfile
 import tomllib
 from collections.abc import Iterator
@@ -19,7 +15,13 @@ import pytest
 
 from lifecycle.buildcache import CACHE_LABEL
 from lifecycle.platform.inputs import SUPPORTED_PLATFORM_APIS
-from release.build_dist import overlay
+from tests.dist.conftest import run_to_completion
+from tests.dist.pack_descriptor import (
+    PACK_0_12_BINARIES,
+    platform_pack_builds_with,
+    read_as_pack_0_12,
+    read_as_pack_current,
+)
 from tests.harness.dockerd import Dockerd
 from tests.harness.images import make_run_image_layout, publish_run_image, skopeo_inspect
 from tests.harness.registry import Registries
@@ -28,34 +30,23 @@ from tests.integration.conftest import BUILD_USER, build_of_user
 pytestmark = pytest.mark.dist
 
 
-@pytest.fixture
-def reachable(tmp_path: Path) -> Iterator[Path]:
-    root = Path("/tmp") / f"cnb-dist-{tmp_path.name}"
-    root.mkdir(mode=0o755)
-    yield root
-    shutil.rmtree(root, ignore_errors=True)
-
-
 def in_builder(dockerd: Dockerd, builder: str, lifecycle_dir: Path, command: list[str],
                volumes: dict[str, str] | None = None, **options: Any) -> str:
     """Run ``command`` in the no-Python builder with /cnb/lifecycle from the archive."""
     binds = {str(lifecycle_dir / "lifecycle"): {"bind": "/cnb/lifecycle", "mode": "ro"},
              **{host: {"bind": inside, "mode": "rw"} for host, inside in (volumes or {}).items()}}
-    container = dockerd.client.containers.run(builder, command, volumes=binds, detach=True,
-                                              **{"network_mode": "host", **options})
-    try:
-        status = container.wait(timeout=300)
-        logs = container.logs().decode()
-    finally:
-        container.remove(force=True)
-    assert status["StatusCode"] == 0, logs
-    return str(logs)
+    return run_to_completion(dockerd.client, builder, command, binds, **options)
 
 
 def test_the_archive_is_a_lifecycle(lifecycle_dir: Path) -> None:
-    descriptor = tomllib.loads((lifecycle_dir / "lifecycle.toml").read_text())
+    text = (lifecycle_dir / "lifecycle.toml").read_text()
+    descriptor = tomllib.loads(text)
     assert descriptor["apis"]["platform"]["supported"] == list(SUPPORTED_PLATFORM_APIS)
     assert descriptor["lifecycle"]["version"]
+    # pack 0.12 and pack 0.40 read it (they also want the Go phases: see test_descriptor.py)
+    every_phase = [f"lifecycle/{phase}" for phase in (*PACK_0_12_BINARIES, "creator")]
+    assert read_as_pack_0_12(text, every_phase).platform == (0, 3)
+    assert platform_pack_builds_with(read_as_pack_current(text, every_phase)) == (0, 15)
     for phase in ("exporter", "rebaser", "launcher"):
         assert os.access(lifecycle_dir / "lifecycle" / phase, os.X_OK)
 
@@ -125,39 +116,6 @@ def test_pack_publish_command_line_in_the_builder(dockerd: Dockerd, builder: str
     logs = in_builder(dockerd, builder, lifecycle_dir, command, volumes, user="root",
                       working_dir="/layers", environment=pack_env(CNB_REGISTRY_AUTH="{}"))
     assert "Adding cache layer 'examples_cache:deps'" in logs
-    assert skopeo_inspect(app, config=True)["config"]["Entrypoint"] == ["/cnb/process/web"]
-
-
-PACK_REQUIRED = ("detector", "restorer", "analyzer", "builder", "exporter", "launcher")
-
-
-def test_overlay_on_another_lifecycle_passes_packs_validation(archive: Path,
-                                                              lifecycle_dir: Path,
-                                                              tmp_path: Path) -> None:
-    """pack wants every phase in a builder's lifecycle; ours go over the others'."""
-    base = tmp_path / "lifecycle-v0.20.0+linux.x86-64.tgz"
-    with tarfile.open(base, "w:gz") as tar:
-        descriptor = ('[apis]\n[apis.buildpack]\n  deprecated = []\n  supported = ["0.7", '
-                      '"0.10", "0.11"]\n[apis.platform]\n  deprecated = []\n  supported = '
-                      '["0.12", "0.13", "0.16"]\n\n[lifecycle]\n  version = "0.20.0"\n')
-        for name, data in (("lifecycle.toml", descriptor.encode()),
-                           *((f"lifecycle/{phase}", f"go {phase}".encode())
-                             for phase in (*PACK_REQUIRED, "rebaser", "creator"))):
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), 0o755
-            tar.addfile(info, io.BytesIO(data))
-    merged = overlay(archive, base)
-
-    with tarfile.open(merged) as tar:
-        names = {match.group(1) for member in tar.getmembers()
-                 if (match := re.match(r"^[^/]+/([^/]+)$", posixpath.normpath(member.name)))}
-        assert set(PACK_REQUIRED) <= names  # pack's validateBinaries
-        read = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
-    ours = (lifecycle_dir / "lifecycle" / "exporter").read_bytes()
-    assert read["lifecycle/exporter"] == ours and read["lifecycle/rebaser"] == ours
-    assert read["lifecycle/launcher"] == b"go launcher"  # theirs is kept
-    assert read["lifecycle/creator"] == b"go creator"
-    descriptor = tomllib.loads(read["lifecycle.toml"].decode())
-    assert descriptor["apis"]["platform"]["supported"] == ["0.12", "0.13"]
-    assert descriptor["apis"]["buildpack"]["supported"] == ["0.7", "0.10"]
-    assert descriptor["lifecycle"]["version"].startswith("0.20.0+cnb-lifecycle.")
+    config = skopeo_inspect(app, config=True)["config"]  # platform API 0.3: pack 0.12 sets none
+    assert config["Entrypoint"] == ["/cnb/lifecycle/launcher"]
+    assert "CNB_PROCESS_TYPE=web" in config["Env"]

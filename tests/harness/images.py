@@ -112,11 +112,16 @@ def make_run_image_layout(layout: Path, version: str = "v1",
 
 
 def make_index_layout(layout: Path, architectures: Sequence[str], version: str = "v1",
-                      stack_id: str = "io.example.stack") -> dict[str, str]:
+                      stack_id: str = "io.example.stack",
+                      distinct: bool = False) -> dict[str, str]:
     """An OCI layout whose tag ``latest`` is an image index with one linux image per
     architecture, nested the way ``docker buildx`` writes it (``index.json`` → index blob →
-    manifests). Returns each architecture's manifest digest."""
-    descriptors = [_write_image(layout, version, stack_id, {}, architecture, True)
+    manifests). Returns each architecture's manifest digest.
+
+    With ``distinct`` each image's version layer also names its architecture, so the
+    children share no top layer (as real per-architecture run images do)."""
+    descriptors = [_write_image(layout, f"{version} {architecture}" if distinct else version,
+                                stack_id, {}, architecture, True)
                    for architecture in architectures]
     index = json.dumps({"schemaVersion": 2, "mediaType": INDEX_TYPE,
                         "manifests": descriptors}).encode()
@@ -214,6 +219,17 @@ def publish_run_image(workdir: Path, refs: list[str], version: str = "v1",
     digests = {push_layout(layout, ref) for ref in refs}
     assert len(digests) == 1, digests
     return digests.pop()
+
+
+def publish_run_index(workdir: Path, refs: list[str], architectures: Sequence[str],
+                      version: str = "v1", **options: Any) -> dict[str, str]:
+    """A run image index (one image per architecture, each with its own top layer) pushed
+    under every name in ``refs``; returns its digest (``index``) and each architecture's."""
+    layout = workdir / f"run-index-{version}-{abs(hash(tuple(refs)))}"
+    children = make_index_layout(layout, architectures, version, distinct=True, **options)
+    digests = {push_layout(layout, ref, all_images=True) for ref in refs}
+    assert len(digests) == 1, digests
+    return {"index": digests.pop(), **children}
 
 
 def skopeo_inspect(ref: str, raw: bool = False, config: bool = False) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import site
 import subprocess
 import sys
 import tempfile
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import lifecycle
 from lifecycle.samplebuild import SampleBuild, write_sample_build
 
 CLEAN_ENV = {k: v for k, v in os.environ.items()
@@ -31,16 +33,26 @@ class Result:
 
 
 COMMANDS = {"exporter": "exporter", "rebaser": "rebaser", "rebasemany": "rebase-many"}
+MODULES = {"exporter": "lifecycle.exporter", "rebaser": "lifecycle.rebaser",
+           "rebasemany": "lifecycle.rebasemany"}
 
 
 def run_phase(phase: str, *args: str, env: Mapping[str, str] | None = None,
-              cwd: Path | None = None) -> Result:
+              cwd: Path | None = None, user: int | None = None) -> Result:
     """The phase as pack runs it: the installed command, a separate process with Go-style
-    flags."""
-    command = Path(sys.executable).with_name(COMMANDS[phase])
-    completed = subprocess.run([str(command), *args],
+    flags; as ``user`` (and the group of that number) if given, as kpack runs it."""
+    command = [str(Path(sys.executable).with_name(COMMANDS[phase]))]
+    extra_env: dict[str, str] = {}
+    if user is not None:
+        # The test interpreter may live where another user cannot reach it (root's home):
+        # the same code then runs on the system's Python 3.11, with the same packages.
+        command = ["/usr/bin/python3.11", "-m", MODULES[phase]]
+        extra_env["PYTHONPATH"] = os.pathsep.join(
+            [str(Path(lifecycle.__file__).parent.parent), *site.getsitepackages()])
+    completed = subprocess.run([*command, *args],
                                capture_output=True, text=True, timeout=300, cwd=cwd,
-                               env={**CLEAN_ENV, **(env or {})})
+                               env={**CLEAN_ENV, **extra_env, **(env or {})}, user=user,
+                               group=user)
     assert "Traceback" not in completed.stderr, completed.stderr
     return Result(completed.returncode, completed.stdout, completed.stderr)
 

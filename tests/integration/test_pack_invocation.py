@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from lifecycle.buildcache import CACHE_LABEL
+from lifecycle.platform.api import PlatformAPI
 from lifecycle.samplebuild import SampleBuild
 from tests.harness.dockerd import Dockerd
 from tests.harness.images import make_run_image_layout, publish_run_image, skopeo_inspect
@@ -20,6 +21,7 @@ from tests.integration.conftest import (
     build_of_user,
     run_phase,
 )
+from tests.integration.test_platform_apis import check_image
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="pack runs the exporter as root")
 
@@ -80,5 +82,8 @@ def test_pack_publish_command_line(registries: Registries, reachable_dir: Path,
         assert result.code == 0, result.output
         verb = "Adding" if attempt == 0 else "Reusing"
         assert f"{verb} cache layer 'examples_cache:deps'" in result.stdout
-    config = skopeo_inspect(app, config=True)["config"]
-    assert config["Entrypoint"] == ["/cnb/process/web"]
+    # Platform API 0.3 (pack 0.12 sets none), field by field: the launcher as the entry point
+    # told the process in CNB_PROCESS_TYPE, "command" a string, "bom" null, no history texts.
+    label = check_image(PlatformAPI(0, 3), skopeo_inspect(app, config=True), build.app_dir)
+    assert label["stack"] == {"runImage": {"image": run}}
+    assert "image" not in label["runImage"]

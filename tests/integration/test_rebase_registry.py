@@ -22,8 +22,10 @@ def label(ref: str) -> dict[str, object]:
     return value
 
 
-def rebase(tmp_path: Path, *args: str) -> Result:
-    return run_phase("rebaser", "-report", str(tmp_path / "rebase-report.toml"), *args)
+def rebase(tmp_path: Path, *args: str, api: str = "") -> Result:
+    """The rebaser at platform API ``api`` (unset: the default)."""
+    return run_phase("rebaser", "-report", str(tmp_path / "rebase-report.toml"), *args,
+                     env={"CNB_PLATFORM_API": api} if api else None)
 
 
 @pytest.fixture
@@ -66,8 +68,7 @@ def test_scenario_1_rebases_onto_the_mirror_of_the_app_registry(
     assert after["rootfs"]["diff_ids"] == new_base + before["rootfs"]["diff_ids"][old_base_len:]
     run_image = label(app)["runImage"]
     assert run_image == {"topLayer": new_base[-1],  # type: ignore[comparison-overlap]
-                         "reference": f"{registry.host}/{unique}/run@{story['v2']}",
-                         "image": story["canonical"], "mirrors": [story["mirror"]]}
+                         "reference": f"{registry.host}/{unique}/run@{story['v2']}"}
     assert after["config"]["Entrypoint"] == before["config"]["Entrypoint"]
     subprocess.run(["skopeo", "copy", "--quiet", "--src-tls-verify=false", f"docker://{app}",
                     f"oci:{tmp_path / 'copy'}:x"], check=True, capture_output=True, timeout=120)
@@ -85,8 +86,8 @@ def test_scenario_2_custom_image_is_recorded(registries: Registries, story: dict
     assert result.code == 0, result.output
     assert f"recording '{custom}' as the run image" in result.stderr
     value = label(story["two"])
-    assert value["runImage"]["image"] == custom  # type: ignore[index]
-    assert "mirrors" not in value["runImage"]  # type: ignore[operator]
+    # Platform API 0.3: the names are recorded in the stack copy only.
+    assert "image" not in value["runImage"]  # type: ignore[operator]
     assert value["runImage"]["reference"] == (  # type: ignore[index]
         f"{registries.two.host}/{unique}/custom/image@{digest}")
     assert value["stack"] == {"runImage": {"image": custom}}
@@ -124,10 +125,10 @@ def test_stack_mismatch_needs_force_and_keeps_the_old_tag(
     refused = rebase(tmp_path, "-run-image", other, story["one"])
     assert refused.code == 72
     assert "incompatible stack: 'other.stack' is not compatible with 'io.example.stack'; " \
-        "please provide -force to override" in refused.stderr
+        "platform API 0.12 and later can override this with -force" in refused.stderr
     assert skopeo_inspect(story["one"])["Digest"] == digest
     assert not (tmp_path / "rebase-report.toml").exists()
-    forced = rebase(tmp_path, "-force", "-run-image", other, story["one"])
+    forced = rebase(tmp_path, "-force", "-run-image", other, story["one"], api="0.12")
     assert forced.code == 0, forced.output
     assert "continuing because of -force" in forced.stderr
 
@@ -148,7 +149,7 @@ def test_previous_image_and_additional_tags(registries: Registries, story: dict[
     target = f"{registries.one.host}/{unique}/rebased:1"
     extra = f"{registries.one.host}/{unique}/rebased:2"
     result = run_phase("rebaser", "-previous-image", story["one"], "-report",
-                       str(tmp_path / "r.toml"), target, extra)
+                       str(tmp_path / "r.toml"), target, extra, env={"CNB_PLATFORM_API": "0.11"})
     assert result.code == 0, result.output
     assert skopeo_inspect(target)["Digest"] == skopeo_inspect(extra)["Digest"]
     assert "tags = [" in (tmp_path / "r.toml").read_text()

@@ -25,7 +25,11 @@ def export(build: SampleBuild, tmp_path: Path, tls: TLSRegistry, unique: str,
     push_layout(make_run_image_layout(tmp_path / "run"), run)
     stack = write_stack(tmp_path / "stack.toml", run, [])
     app = f"{host}/{unique}/app:latest"
-    return run_phase("exporter", *flags, *export_args(build, stack, app), env=env), app
+    args = export_args(build, stack, app)
+    if env.get("CNB_PLATFORM_API") == "0.13":  # run.toml replaces the stack file
+        (tmp_path / "run.toml").write_text(f'[[images]]\nimage = "{run}"\n')
+        args[:2] = ["-run", str(tmp_path / "run.toml")]
+    return run_phase("exporter", *flags, *args, env=env), app
 
 
 def test_an_untrusted_certificate_is_one_clear_line(build: SampleBuild, tmp_path: Path,
@@ -69,7 +73,8 @@ def test_docker_certs_d_trusts_the_ca(build: SampleBuild, tmp_path: Path,
 
 def test_insecure_registry_skips_verification(build: SampleBuild, tmp_path: Path,
                                               tls_registry: TLSRegistry, unique: str) -> None:
-    result, _ = export(build, tmp_path, tls_registry, unique, {},
+    # The flag exists from platform API 0.13, where run.toml replaces the stack file.
+    result, _ = export(build, tmp_path, tls_registry, unique, {"CNB_PLATFORM_API": "0.13"},
                        "-insecure-registry", tls_registry.registry.host)
     assert result.code == 0, result.output
     assert "InsecureRequestWarning" not in result.stderr  # the user chose it

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
 from lifecycle.backends.base import Access, ImageNotFound
+from lifecycle.image.index import ImageIndex, IndexChild, StoredIndex
 from lifecycle.image.model import Image, SaveResult, StoredImage
+from lifecycle.image.platforms import DEFAULT_PLATFORM, choose
 from lifecycle.reference import Reference
 
 
@@ -37,17 +39,51 @@ class MemoryStore:
     blobs: MemoryBlobs = field(default_factory=MemoryBlobs)
     uploaded: list[str] = field(default_factory=list)
     denied: set[str] = field(default_factory=set)
+    indexes: dict[str, ImageIndex] = field(default_factory=dict)
+    manifests: dict[str, Image] = field(default_factory=dict)   # by digest
 
     def check_read_access(self, ref: Reference) -> Access:
         if ref.name in self.denied:
             return Access(False, "access denied (HTTP 401)")
-        return Access(True, "readable") if ref.name in self.images else Access(False, "not found")
+        present = ref.name in self.images or ref.name in self.indexes
+        return Access(True, "readable") if present else Access(False, "not found")
 
     def read(self, ref: Reference) -> StoredImage:
-        if ref.name not in self.images:
+        if ref.name in self.indexes:
+            index = self.indexes[ref.name]
+            return self.read_child(ref, choose(index, DEFAULT_PLATFORM, str(ref)))
+        image = self.images.get(ref.name)
+        if image is None and ref.digest:  # a digest reference: any tag of the repository
+            image = next((candidate for name, candidate in self.images.items()
+                          if name.startswith(f"{ref.context}:")
+                          and candidate.digest() == ref.digest), None)
+        if image is None:
             raise ImageNotFound(f"image '{ref}' not found")
-        image = self.images[ref.name]
         return StoredImage(image, f"{ref.context}@{image.digest()}", image.digest())
+
+    def read_index(self, ref: Reference) -> StoredImage | StoredIndex:
+        if ref.name in self.indexes:
+            index = self.indexes[ref.name]
+            return StoredIndex(index, f"{ref.context}@{index.digest()}", index.digest(),
+                               len(index.manifest_bytes()))
+        return self.read(ref)
+
+    def read_child(self, ref: Reference, child: IndexChild) -> StoredImage:
+        image = self.manifests[child.digest]
+        return StoredImage(image, f"{ref.context}@{child.digest}", child.digest,
+                           manifest_size=len(image.manifest_bytes()))
+
+    def write_index(self, index: ImageIndex, images: Sequence[Image],
+                    refs: Sequence[Reference]) -> SaveResult:
+        for image in images:
+            self._store_blobs(image)
+        missing = [c.digest for c in index.children if c.digest not in self.manifests]
+        assert not missing, f"index children never written: {missing}"
+        for ref in refs:
+            self.indexes[ref.name] = index
+            self.images.pop(ref.name, None)
+        return SaveResult(digest=index.digest(), manifest_size=len(index.manifest_bytes()),
+                          saved=tuple(ref.name for ref in refs))
 
     def blob_stager(self, refs: Sequence[Reference]) -> None:
         return None  # the fake keeps blobs in memory
@@ -56,6 +92,14 @@ class MemoryStore:
         pass
 
     def write(self, image: Image, refs: Sequence[Reference]) -> SaveResult:
+        stored = self._store_blobs(image)
+        for ref in refs:
+            self.images[ref.name] = stored
+            self.indexes.pop(ref.name, None)
+        return SaveResult(digest=image.digest(), manifest_size=len(image.manifest_bytes()),
+                          saved=tuple(ref.name for ref in refs))
+
+    def _store_blobs(self, image: Image) -> Image:
         layers = []
         for layer in image.layers:
             if layer.digest not in self.blobs.blobs:
@@ -65,7 +109,5 @@ class MemoryStore:
                 self.uploaded.append(layer.digest)
             layers.append(replace(layer, source=self.blobs))
         stored = replace(image, layers=tuple(layers))
-        for ref in refs:
-            self.images[ref.name] = stored
-        return SaveResult(digest=image.digest(), manifest_size=len(image.manifest_bytes()),
-                          saved=tuple(ref.name for ref in refs))
+        self.manifests[image.digest()] = stored
+        return stored

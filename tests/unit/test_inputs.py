@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from lifecycle import __version__
+from lifecycle.image.index import Platform
 from lifecycle.image.mutate import NORMALIZED_TIME
 from lifecycle.platform import inputs
+from lifecycle.platform.api import PlatformAPI, features_for
 from lifecycle.platform.exits import ExitCode, LifecycleError
 from lifecycle.platform.flags import FlagSet
 from lifecycle.platform.inputs import (
@@ -26,6 +28,7 @@ from lifecycle.platform.inputs import (
     ExporterInputs,
     LogSettings,
     RebaserInputs,
+    SharedInputs,
     Target,
     resolve_exporter_inputs,
     resolve_rebaser_inputs,
@@ -77,6 +80,11 @@ class Case:
     flags: tuple[tuple[str, str | None], ...]
     field: str
     expected: object
+    api: str = ""      # the platform API the flags are given at ("" = the default)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"CNB_PLATFORM_API": self.api} if self.api else {}
 
     def argv(self, style: str) -> list[str]:
         """``-name value`` / ``-name``, or ``--name=value`` / ``--name=true``."""
@@ -86,8 +94,8 @@ class Case:
         return [f"--{name}={'true' if value is None else value}" for name, value in self.flags]
 
 
-def case(*flags: tuple[str, str | None], field: str, expected: object) -> Case:
-    return Case(flags, field, expected)
+def case(*flags: tuple[str, str | None], field: str, expected: object, api: str = "") -> Case:
+    return Case(flags, field, expected, api)
 
 
 SHARED_SPELLINGS = [
@@ -95,14 +103,15 @@ SHARED_SPELLINGS = [
     case(("run-image", "run.example/run:1"), field="run_image", expected="run.example/run:1"),
     case(("image", "run.example/run:1"), field="run_image", expected="run.example/run:1"),
     case(("previous-image", "reg.example/prev:1"), field="previous_image",
-         expected=parse_reference("reg.example/prev:1")),
+         expected=parse_reference("reg.example/prev:1"), api="0.11"),
     case(("daemon", None), field="target.daemon", expected=True),
     case(("layout", None), ("layout-dir", "/oci"), field="target.layout_dir",
          expected=Path("/oci")),
     case(("uid", "1000"), field="uid", expected=1000),
     case(("gid", "1001"), field="gid", expected=1001),
     case(("insecure-registry", "a.example"), ("insecure-registry", "b.example"),
-         field="target.insecure_registries", expected=frozenset({"a.example", "b.example"})),
+         field="target.insecure_registries", expected=frozenset({"a.example", "b.example"}),
+         api="0.13"),
     case(("log-level", "debug"), field="log.level", expected="debug"),
     case(("log-format", "json"), field="log.format", expected="json"),
     case(("no-color", None), field="log.no_color", expected=True),
@@ -125,27 +134,34 @@ EXPORTER_SPELLINGS = [
          expected=Path("/lc")),
     case(("project-metadata", "/pm.toml"), field="project_metadata_path",
          expected=Path("/pm.toml")),
+    case(("run", "/r.toml"), field="run_path", expected=Path("/r.toml"), api="0.12"),
+    case(("extended", "/ext"), field="extended_dir", expected=Path("/ext"), api="0.12"),
+    case(("launcher-sbom", "/sbom"), field="launcher_sbom_dir", expected=Path("/sbom"),
+         api="0.11"),
+    case(("parallel", None), field="parallel", expected=True, api="0.13"),
+    case(("platform", "linux/arm64/v8"), field="platform",
+         expected=Platform("linux", "arm64", "v8")),
+    case(("index", None), field="index", expected=True),
 ]
 REBASER_SPELLINGS = [
     *SHARED_SPELLINGS,
-    case(("force", None), field="force", expected=True),
+    case(("force", None), field="force", expected=True, api="0.12"),
 ]
-# Flags other lifecycles define and platforms may send: accepted, without any effect.
-IGNORED_EXPORTER_FLAGS = [("helpers", None), ("parallel", None), ("run", "/cnb/run.toml"),
-                          ("extended", "/layers/extended"), ("launcher-sbom", "/cnb/lifecycle")]
+# Flags 2019's lifecycles defined and platforms may send: accepted, without any effect.
+IGNORED_EXPORTER_FLAGS = [("helpers", None)]
 
 
 @pytest.mark.parametrize("style", ["separate", "equals"])
 @pytest.mark.parametrize("spelling", EXPORTER_SPELLINGS, ids=lambda c: c.flags[-1][0])
 def test_exporter_flag_spellings(tmp_path: Path, spelling: Case, style: str) -> None:
-    resolved = export(tmp_path, *spelling.argv(style))
+    resolved = export(tmp_path, *spelling.argv(style), env=spelling.env)
     assert attrgetter(spelling.field)(resolved) == spelling.expected
 
 
 @pytest.mark.parametrize("style", ["separate", "equals"])
 @pytest.mark.parametrize("spelling", REBASER_SPELLINGS, ids=lambda c: c.flags[-1][0])
 def test_rebaser_flag_spellings(tmp_path: Path, spelling: Case, style: str) -> None:
-    resolved = rebase(tmp_path, *spelling.argv(style))
+    resolved = rebase(tmp_path, *spelling.argv(style), env=spelling.env)
     assert attrgetter(spelling.field)(resolved) == spelling.expected
 
 
@@ -153,7 +169,7 @@ def test_rebaser_flag_spellings(tmp_path: Path, spelling: Case, style: str) -> N
 @pytest.mark.parametrize("flag", IGNORED_EXPORTER_FLAGS, ids=lambda f: f[0])
 def test_exporter_ignores_flags_of_other_lifecycles(tmp_path: Path, flag: tuple[str, str | None],
                                                     style: str) -> None:
-    env = {"CNB_USE_CRED_HELPERS": "yes", "CNB_PARALLEL_EXPORT": "yes"}  # never even read
+    env = {"CNB_USE_CRED_HELPERS": "yes"}  # never even read
     assert export(tmp_path, *Case((flag,), "", None).argv(style), env=env) == export(tmp_path)
 
 
@@ -170,7 +186,7 @@ def test_every_spelling_is_covered(flag_set: FlagSet, spellings: list[Case],
 
 SHARED_VARIABLES = [
     ({"CNB_RUN_IMAGE": "run.example/run"}, "run_image", "run.example/run"),
-    ({"CNB_PREVIOUS_IMAGE": "reg.example/prev"}, "previous_image",
+    ({"CNB_PREVIOUS_IMAGE": "reg.example/prev", "CNB_PLATFORM_API": "0.11"}, "previous_image",
      parse_reference("reg.example/prev")),
     ({"CNB_USE_DAEMON": "true"}, "target.daemon", True),
     ({"CNB_USE_LAYOUT": "1", "CNB_LAYOUT_DIR": "/oci"}, "target.layout_dir", Path("/oci")),
@@ -200,9 +216,15 @@ EXPORTER_VARIABLES = [
      parse_reference("reg.example/cache")),
     ({"CNB_USE_DAEMON": "t", "CNB_LAUNCH_CACHE_DIR": "/lc"}, "launch_cache_dir", Path("/lc")),
     ({"CNB_PROJECT_METADATA_PATH": "/pm.toml"}, "project_metadata_path", Path("/pm.toml")),
-    ({"SOURCE_DATE_EPOCH": "1700000000"}, "created", "2023-11-14T22:13:20Z"),
+    ({"SOURCE_DATE_EPOCH": "1700000000", "CNB_PLATFORM_API": "0.9"}, "created",
+     "2023-11-14T22:13:20Z"),
+    ({"CNB_RUN_PATH": "/r.toml", "CNB_PLATFORM_API": "0.12"}, "run_path", Path("/r.toml")),
+    ({"CNB_EXTENDED_DIR": "/e", "CNB_PLATFORM_API": "0.12"}, "extended_dir", Path("/e")),
+    ({"CNB_PARALLEL_EXPORT": "1", "CNB_PLATFORM_API": "0.13"}, "parallel", True),
+    ({"CNB_EXEC_ENV": "test", "CNB_PLATFORM_API": "0.15"}, "exec_env", "test"),
 ]
-REBASER_VARIABLES = [*SHARED_VARIABLES, ({"CNB_FORCE_REBASE": "TRUE"}, "force", True)]
+REBASER_VARIABLES = [*SHARED_VARIABLES,
+                     ({"CNB_FORCE_REBASE": "TRUE", "CNB_PLATFORM_API": "0.12"}, "force", True)]
 
 
 def variables_id(value: object) -> str | None:
@@ -235,25 +257,36 @@ def test_flag_beats_variable(tmp_path: Path, phase: str) -> None:
 
 # -- defaults and placeholders ----------------------------------------------------------------
 
+DEFAULT_SHARED = SharedInputs(api=PlatformAPI(0, 3), target=Target(), log=LogSettings(),
+                              images=(parse_reference(IMAGE),), image_names=(IMAGE,))
+
+
 def test_exporter_defaults(tmp_path: Path) -> None:
     resolved = export(tmp_path)
     assert resolved == ExporterInputs(
-        images=(parse_reference(IMAGE),), image_names=(IMAGE,), run_image=None,
-        stack_path=tmp_path / "buildpacks" / "stack.toml", layers_dir=Path("/layers"),
+        shared=replace(DEFAULT_SHARED, warnings=(NO_CACHE_WARNING,)),
+        stack_path=tmp_path / "buildpacks" / "stack.toml", run_path=Path("/cnb/run.toml"),
+        layers_dir=Path("/layers"),
         app_dir=Path("/workspace"), group_path=Path("/layers/group.toml"),
-        analyzed_path=Path("/layers/analyzed.toml"), previous_image=None,
+        analyzed_path=Path("/layers/analyzed.toml"),
         launcher_path=Path("/cnb/lifecycle/launcher"), report_path=Path("/layers/report.toml"),
         project_metadata_path=Path("/layers/project-metadata.toml"), process_type=None,
-        cache_dir=None, cache_image=None, launch_cache_dir=None, uid=0, gid=0,
-        platform_api=DEFAULT_PLATFORM_API, target=Target(), log=LogSettings(),
-        created=NORMALIZED_TIME, warnings=(NO_CACHE_WARNING,))
+        cache_dir=None, cache_image=None, launch_cache_dir=None,
+        extended_dir=Path("/layers/extended"), launcher_sbom_dir=Path("/cnb/lifecycle"),
+        parallel=False, exec_env="", created=NORMALIZED_TIME)
+    assert resolved.platform_api == DEFAULT_PLATFORM_API == "0.3"
+    assert resolved.features == features_for(PlatformAPI(0, 3))
+
+
+def test_exporter_exec_env_defaults_to_production_at_0_15(tmp_path: Path) -> None:
+    assert export(tmp_path, env={"CNB_PLATFORM_API": "0.15"}).exec_env == "production"
+    assert export(tmp_path, env={"CNB_PLATFORM_API": "0.14",
+                                 "CNB_EXEC_ENV": "test"}).exec_env == ""
 
 
 def test_rebaser_defaults(tmp_path: Path) -> None:
     assert rebase(tmp_path) == RebaserInputs(
-        images=(parse_reference(IMAGE),), image_names=(IMAGE,), run_image=None,
-        previous_image=None, report_path=Path("/layers/report.toml"), force=False, uid=0, gid=0,
-        platform_api=DEFAULT_PLATFORM_API, target=Target(), log=LogSettings())
+        shared=DEFAULT_SHARED, report_path=Path("/layers/report.toml"), force=False)
 
 
 @pytest.mark.parametrize(("existing", "expected"), [
@@ -351,7 +384,10 @@ def test_supported_platform_apis(tmp_path: Path, api: str) -> None:
     (["-launch-cache", "/lc", "-cache-dir", "/c"], {}, (LAUNCH_CACHE_WARNING,)),
     (["-cache-dir", "/c"], {"CNB_LAUNCH_CACHE_DIR": "/lc"}, (LAUNCH_CACHE_WARNING,)),
     (["-daemon", "-launch-cache", "/lc", "-cache-dir", "/c"], {}, ()),
-    (["-cache-dir", "/c"], {"SOURCE_DATE_EPOCH": "soon"}, ("Ignoring invalid SOURCE_DATE_EPOCH",)),
+    (["-cache-dir", "/c"], {"SOURCE_DATE_EPOCH": "soon", "CNB_PLATFORM_API": "0.9"},
+     ("Ignoring invalid SOURCE_DATE_EPOCH",)),
+    (["-cache-dir", "/c"], {"SOURCE_DATE_EPOCH": "1700000000", "CNB_PLATFORM_API": "0.8"},
+     ("Ignoring SOURCE_DATE_EPOCH: platform API 0.8 does not define it (0.9 and later do)",)),
 ])
 def test_exporter_warnings(tmp_path: Path, argv: list[str], env: dict[str, str],
                            warnings: tuple[str, ...]) -> None:
@@ -382,7 +418,8 @@ def test_flag_like_positionals_are_warned_about(tmp_path: Path, phase: str) -> N
     ("99999999999999999999", NORMALIZED_TIME),
 ])
 def test_source_date_epoch(tmp_path: Path, epoch: str, created: str) -> None:
-    assert export(tmp_path, env={"SOURCE_DATE_EPOCH": epoch}).created == created
+    env = {"SOURCE_DATE_EPOCH": epoch, "CNB_PLATFORM_API": "0.9"}
+    assert export(tmp_path, env=env).created == created
 
 
 # -- invalid inputs ----------------------------------------------------------------------------
@@ -411,7 +448,7 @@ SHARED_ERRORS: list[InvalidCase] = [
      "failed to parse -run-image: could not parse reference: Bad"),
     ([IMAGE], {"CNB_RUN_IMAGE": "Bad"},
      "failed to parse CNB_RUN_IMAGE: could not parse reference: Bad"),
-    (["-previous-image", "a@b", IMAGE], {},
+    (["-previous-image", "a@b", IMAGE], {"CNB_PLATFORM_API": "0.11"},
      "failed to parse -previous-image: could not parse reference: a@b"),
     ([IMAGE, "other.example/app"], {},
      "failed to parse arguments: exporting to multiple registries is unsupported: "
@@ -549,11 +586,29 @@ def test_pack_0_12_daemon_invocation(tmp_path: Path) -> None:
             "-app", "/workspace", "-log-level", "debug", "-process-type", "web", "my-app"]
     resolved = resolve_exporter_inputs(argv, {"CNB_USER_ID": "1000", "CNB_GROUP_ID": "1000"},
                                        tmp_path)
+    default = export(tmp_path)
     expected = replace(
-        export(tmp_path),
-        images=(parse_reference("my-app"),), image_names=("my-app",),
-        run_image="cnbs/run:bionic", stack_path=Path("/layers/stack.toml"),
-        process_type="web", cache_dir=Path("/cache"), launch_cache_dir=Path("/launch-cache"),
-        uid=1000, gid=1000, target=Target(daemon=True), log=LogSettings(level="debug"),
-        warnings=())
+        default,
+        shared=replace(default.shared, images=(parse_reference("my-app"),),
+                       image_names=("my-app",), run_image="cnbs/run:bionic",
+                       run_image_origin="-run-image", uid=1000,
+                       gid=1000, target=Target(daemon=True), log=LogSettings(level="debug"),
+                       warnings=()),
+        stack_path=Path("/layers/stack.toml"),
+        process_type="web", cache_dir=Path("/cache"), launch_cache_dir=Path("/launch-cache"))
     assert resolved == expected
+
+
+def test_platform_must_be_os_arch_variant(tmp_path: Path) -> None:
+    with pytest.raises(LifecycleError) as error:
+        export(tmp_path, "-platform", "linux")
+    assert error.value.code == ExitCode.INVALID_ARGS
+    assert "parse -platform" in str(error.value.message)
+    assert "'linux' is not a platform of the form os/arch[/variant]" in error.value.message
+
+
+def test_index_is_refused_with_the_daemon(tmp_path: Path) -> None:
+    with pytest.raises(LifecycleError) as error:
+        export(tmp_path, "-daemon", "-index")
+    assert error.value.code == ExitCode.INVALID_ARGS
+    assert "-index cannot be used with -daemon" in error.value.message

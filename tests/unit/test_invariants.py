@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lifecycle import archive
+from lifecycle.platform.api import PlatformAPI, features_for
 from lifecycle.platform.exits import LifecycleError
 from lifecycle.platform.files import LifecycleLabel, labels_json
 from lifecycle.platform.flags import UsageExit
@@ -43,6 +44,11 @@ def references(draw: st.DrawFn) -> str:
     path = "/".join(draw(st.lists(COMPONENT, min_size=1, max_size=3)))
     if len(path) < 2:
         path += "x"
+    # Without a registry, a first component with a '.' would be read as one (as ggcr does),
+    # leaving a repository that may be too short: that is not the valid name this draws.
+    first, sep, rest = path.partition("/")
+    if not registry and "." in first:
+        path = first.replace(".", "-") + sep + rest
     text = f"{registry}/{path}" if registry else path
     suffix = draw(st.one_of(st.just(""), TAG.map(lambda t: f":{t}"),
                             DIGEST.map(lambda d: f"@{d}")))
@@ -163,7 +169,8 @@ def test_the_label_round_trips_and_a_rebase_keeps_what_it_does_not_know(
     assert label.document == document
     assert label.top_layer == document["runImage"]["topLayer"]
     assert label.app_shas() == frozenset(entry["sha"] for entry in document["app"])
-    rebased = label.with_run_image("sha256:" + "f" * 64, "new@sha256:" + "e" * 64)
+    rebased = label.with_run_image("sha256:" + "f" * 64, "new@sha256:" + "e" * 64, None,
+                                   features_for(PlatformAPI(0, 12)))
     assert json.loads(labels_json(rebased))["runImage"]["topLayer"] == "sha256:" + "f" * 64
     for key in document:
         if key != "runImage":

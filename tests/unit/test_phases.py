@@ -7,6 +7,7 @@ in tests/integration; here the focus is on labels, reuse decisions, checks and e
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from lifecycle import archive, exporter, rebaser
 from lifecycle.image import mutate
 from lifecycle.image.model import Image
+from lifecycle.platform.api import PlatformAPI, features_for
 from lifecycle.platform.files import LIFECYCLE_LABEL
 from lifecycle.reference import parse_reference
 from lifecycle.samplebuild import SampleBuild, write_sample_build
@@ -22,6 +24,8 @@ from tests.unit.memory_store import MemoryStore
 APP = "reg.io/apps/web:latest"
 STACK = ('[run-image]\nimage = "canonical.io/run:v1"\n'
          'mirrors = ["other.io/run:v1", "reg.io/run:v1"]\n')
+RUN = ('[[images]]\nimage = "canonical.io/run:v1"\n'
+       'mirrors = ["other.io/run:v1", "reg.io/run:v1"]\n')
 
 
 def run_image(tmp_path: Path, version: str, stack_id: str = "io.example.stack") -> Image:
@@ -44,25 +48,19 @@ def publish(store: MemoryStore, image: Image, *names: str) -> None:
 
 
 @pytest.fixture
-def store(monkeypatch: pytest.MonkeyPatch) -> MemoryStore:
-    memory = MemoryStore()
-    monkeypatch.setattr(exporter, "open_store", lambda target: memory)
-    monkeypatch.setattr(rebaser, "open_store", lambda target: memory)
-    for key in ("CNB_RUN_IMAGE", "CNB_STACK_PATH", "CNB_MIRRORS_PATH", "CNB_PLATFORM_API",
-                "SOURCE_DATE_EPOCH", "CNB_LAYERS_DIR"):
-        monkeypatch.delenv(key, raising=False)
-    return memory
-
-
-@pytest.fixture
 def build(tmp_path: Path) -> SampleBuild:
     (tmp_path / "stack.toml").write_text(STACK)
+    (tmp_path / "run.toml").write_text(RUN)
     return write_sample_build(tmp_path / "build")
 
 
 def export(build: SampleBuild, *args: str, image: str = APP) -> int:
-    stack = build.layers_dir.parent.parent / "stack.toml"
-    return exporter.main(["-stack", str(stack), "-layers", str(build.layers_dir),
+    """The exporter with the run images of the run file from platform API 0.12, else of the
+    stack file (``CNB_PLATFORM_API`` unset: 0.3)."""
+    api = PlatformAPI.parse(os.environ.get("CNB_PLATFORM_API") or "0.3")
+    names = ["-run", "run.toml"] if features_for(api).run_toml else ["-stack", "stack.toml"]
+    names[1] = str(build.layers_dir.parent.parent / names[1])
+    return exporter.main([*names, "-layers", str(build.layers_dir),
                           "-app", str(build.app_dir), "-group", str(build.group_path),
                           *args, image])
 
@@ -74,8 +72,9 @@ def label_of(store: MemoryStore, name: str = APP) -> dict[str, object]:
 
 
 def test_export_selects_mirror_and_stamps_label(store: MemoryStore, build: SampleBuild,
-                                                tmp_path: Path,
+                                                tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("CNB_PLATFORM_API", "0.12")
     v1 = run_image(tmp_path, "v1")
     publish(store, v1, "canonical.io/run:v1", "reg.io/run:v1")
     assert export(build) == 0
@@ -257,7 +256,8 @@ def test_rebase_scenario_1_uses_recorded_mirror(store: MemoryStore, exported: Im
     label = label_of(store)
     assert label["runImage"]["topLayer"] == v2.top_layer  # type: ignore[index]
     assert label["runImage"]["reference"] == f"reg.io/run@{v2.digest()}"  # type: ignore[index]
-    assert label["runImage"]["mirrors"] == ["other.io/run:v1", "reg.io/run:v1"]  # type: ignore[index]
+    assert label["stack"] == {"runImage": {"image": "canonical.io/run:v1",
+                                           "mirrors": ["other.io/run:v1", "reg.io/run:v1"]}}
     assert rebased.labels["io.buildpacks.stack.version"] == "v2"
     assert (tmp_path / "report.toml").is_file()
     assert rebaser.main([APP]) == 0  # idempotent: same base → same image
@@ -273,8 +273,7 @@ def test_rebase_scenario_2_records_custom_image(store: MemoryStore, exported: Im
     assert rebaser.main(["-runImage", "custom/image", APP]) == 0
     assert "recording 'custom/image' as the run image" in capsys.readouterr().err
     label = label_of(store)
-    assert label["runImage"]["image"] == "custom/image"  # type: ignore[index]
-    assert "mirrors" not in label["runImage"]  # type: ignore[operator]
+    assert "image" not in label["runImage"]  # type: ignore[operator]  # 0.3: only in stack
     assert label["stack"] == {"runImage": {"image": "custom/image"}}
 
 
@@ -285,8 +284,10 @@ def test_rebase_stack_mismatch_needs_force(store: MemoryStore, exported: Image, 
     publish(store, run_image(tmp_path, "v2", stack_id="other.stack"), "reg.io/run:v1")
     assert rebaser.main([APP]) == 72
     assert ("incompatible stack: 'other.stack' is not compatible with 'io.example.stack'; "
-            "please provide -force to override") in capsys.readouterr().err
+            "platform API 0.12 and later can override this with -force"
+            ) in capsys.readouterr().err
     assert store.images[parse_reference(APP).name] == exported
+    monkeypatch.setenv("CNB_PLATFORM_API", "0.12")  # the first to define -force
     assert rebaser.main(["-force", APP]) == 0
     assert "continuing because of -force" in capsys.readouterr().err
 
@@ -301,6 +302,7 @@ def test_rebase_os_arch_mismatch_needs_force(store: MemoryStore, exported: Image
     assert rebaser.main([APP]) == 72
     assert ("unable to satisfy target os/arch constraints; new run image: linux/arm64, "
             "old run image: linux/amd64") in capsys.readouterr().err
+    monkeypatch.setenv("CNB_PLATFORM_API", "0.12")
     assert rebaser.main(["-force", APP]) == 0
     assert store.images[parse_reference(APP).name].architecture == "arm64"
 

@@ -11,8 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from lifecycle.backends.base import Access, BackendError
+from lifecycle.backends.shared import SharedReads
 from lifecycle.image.model import Image, SaveResult, StoredImage
-from lifecycle.rebasemany import Outcome, SharedReads
+from lifecycle.rebasemany import Outcome
 from lifecycle.reference import Reference, parse_reference
 
 

@@ -1,0 +1,90 @@
+"""The platform's file formats, one module each, and the image labels.
+
+Every reader takes each platform API's shape of its file; what a version writes is asked of
+:class:`lifecycle.platform.api.Features`. Readers validate types and raise
+:class:`~lifecycle.platform.exits.LifecycleError` naming the file and key (exit 3), so a
+malformed input is never silently treated as absent. ``from lifecycle.platform import files``
+then ``files.<name>`` reaches every public name of the package.
+"""
+
+from lifecycle.jsonio import labels_json, loads_json, write_atomically
+from lifecycle.platform.files._toml import Fields, read_toml
+from lifecycle.platform.files.analyzed import Analyzed, AnalyzedRunImage, Target, read_analyzed
+from lifecycle.platform.files.build_metadata import BuildMetadata, Process, read_build_metadata
+from lifecycle.platform.files.group import GroupEntry, read_group
+from lifecycle.platform.files.image_list import read_image_list
+from lifecycle.platform.files.labels import (
+    BUILD_LABEL,
+    DISTRO_NAME_LABEL,
+    DISTRO_VERSION_LABEL,
+    EXEC_ENV_LABEL,
+    LIFECYCLE_LABEL,
+    MIXINS_LABEL,
+    PROJECT_LABEL,
+    REBASABLE_LABEL,
+    RUN_IMAGE_LABEL_PREFIXES,
+    STACK_ID_LABEL,
+    LifecycleLabel,
+    RecordedRunImage,
+    build_label,
+    buildpack_entry,
+    lifecycle_label,
+)
+from lifecycle.platform.files.launcher import LauncherInfo, read_launcher_info
+from lifecycle.platform.files.layer_metadata import (
+    NON_LAYER_TOMLS,
+    LayerMetadata,
+    read_build_bom,
+    read_buildpack_layers,
+    read_store,
+)
+from lifecycle.platform.files.project_metadata import read_project_metadata
+from lifecycle.platform.files.report import write_rebase_summary, write_report
+from lifecycle.platform.files.run import RunImageMetadata, read_run
+from lifecycle.platform.files.stack import read_stack
+
+__all__ = [
+    "BUILD_LABEL",
+    "DISTRO_NAME_LABEL",
+    "DISTRO_VERSION_LABEL",
+    "EXEC_ENV_LABEL",
+    "LIFECYCLE_LABEL",
+    "MIXINS_LABEL",
+    "NON_LAYER_TOMLS",
+    "PROJECT_LABEL",
+    "REBASABLE_LABEL",
+    "RUN_IMAGE_LABEL_PREFIXES",
+    "STACK_ID_LABEL",
+    "Analyzed",
+    "AnalyzedRunImage",
+    "BuildMetadata",
+    "Fields",
+    "GroupEntry",
+    "LauncherInfo",
+    "LayerMetadata",
+    "LifecycleLabel",
+    "Process",
+    "RecordedRunImage",
+    "RunImageMetadata",
+    "Target",
+    "build_label",
+    "buildpack_entry",
+    "labels_json",
+    "lifecycle_label",
+    "loads_json",
+    "read_analyzed",
+    "read_build_bom",
+    "read_build_metadata",
+    "read_buildpack_layers",
+    "read_group",
+    "read_image_list",
+    "read_launcher_info",
+    "read_project_metadata",
+    "read_run",
+    "read_stack",
+    "read_store",
+    "read_toml",
+    "write_atomically",
+    "write_rebase_summary",
+    "write_report",
+]
