@@ -28,6 +28,6 @@ def lifecycle_image(dockerd: Dockerd, tmp_path_factory: pytest.TempPathFactory) 
     context = tmp_path_factory.mktemp("lifecycle-image-context")
     with preparing("building the lifecycle image (the Debian 12 base with Python, then the "
                    "Dockerfile)"):
-        image = build_lifecycle_image(dockerd, context)
+        image = build_lifecycle_image(dockerd.client, context)
     shutil.rmtree(context)
     return image

@@ -16,6 +16,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -77,11 +78,15 @@ def import_rootfs(client: docker.DockerClient, tarball: Path, name: str) -> str:
 
 
 def build_image(client: docker.DockerClient, what: str, **options: Any) -> None:
-    """``docker build`` with ``options``, within :data:`BUILD_SECONDS`."""
+    """``docker build`` with ``options``, within :data:`BUILD_SECONDS`; a failure says
+    ``what`` failed and shows the end of the build's output."""
     deadline = time.monotonic() + BUILD_SECONDS
+    output: deque[str] = deque(maxlen=30)
     for event in client.api.build(rm=True, decode=True, timeout=BUILD_SECONDS, **options):
+        output.extend(str(event.get("stream", "")).splitlines())
         if "error" in event:
-            raise ServiceError(f"{what} failed: {str(event['error']).strip()}")
+            raise ServiceError(f"{what} failed: {str(event['error']).strip()}; the end of "
+                               f"its output:\n" + "\n".join(output))
         if time.monotonic() > deadline:
             raise ServiceError(f"{what} did not finish in {BUILD_SECONDS} s")
 

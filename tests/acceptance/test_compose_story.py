@@ -63,7 +63,7 @@ def test_the_seed_story(dockerd: Dockerd, registries: Registries, lifecycle_imag
     canonical, mirror = f"{one}/{unique}/run:v1", f"{two}/{unique}/run:v1"
     publish_run_image(tmp_path / "v1", [canonical, mirror], "v1")
     stack = f'[run-image]\nimage = "{canonical}"\nmirrors = ["{mirror}"]\n'
-    builder = build_builder_image(dockerd, stack, f"cnb-acceptance/builder:{unique}")
+    builder = build_builder_image(dockerd.client, stack, f"cnb-acceptance/builder:{unique}")
     variables = {
         "BUILDER_IMAGE": builder, "BUILD_UID": str(BUILD_UID),
         "LAYERS_DIR": str(volumes / "layers"), "WORKSPACE_DIR": str(volumes / "workspace"),
