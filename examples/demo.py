@@ -1,9 +1,11 @@
-"""The README demo: export an app image into an OCI layout, then rebase it twice.
+"""The README demo: export an app image into an OCI layout, inspect it, then rebase it twice.
 
 No server is needed. The demo publishes a small run image (v1) under its canonical name and
 one mirror, writes a buildpack build's output, runs the real ``exporter`` command, shows the
-choice it made and the label it stamped, publishes run image v2 and rebases (Scenario 1),
-then rebases onto a custom image (Scenario 2).
+choice it made and the label it stamped, and shows ``inspect-image``'s view of the app.
+Scenario 1 publishes run image v2 and rebases with no flag (the recorded run image and
+mirrors decide); Scenario 2 rebases onto a custom image (``-run-image``). Each step keeps its
+own report in ``demo-out/``.
 """
 
 from __future__ import annotations
@@ -29,12 +31,15 @@ LAYOUT = OUT / "oci"
 APP = "localhost:5001/apps/web:latest"
 CANONICAL = "registry.example.com/cnb/run:bionic"
 MIRRORS = ["gcr.io/cnb/run:bionic", "localhost:5001/cnb/run:bionic"]
+PUBLISHED_ON = [CANONICAL, MIRRORS[1]]   # the demo has no gcr.io copy
 CUSTOM = "localhost:5001/custom/image:latest"
 BUSYBOX = Path("/bin/busybox")
+APP_LINK = OUT / "app-layout"
+"""A path to the app's layout without the ``:`` of ``localhost:5001``, for skopeo."""
 
-
-def publish_run_image(version: str, names: list[str]) -> None:
-    """Write a tiny run image (a version file, plus busybox when the host has it)."""
+def publish_run_image(version: str, names: list[str]) -> str:
+    """Write a tiny run image (a version file, plus busybox when the host has it) under every
+    name; returns its manifest digest."""
     with tempfile.TemporaryDirectory() as scratch:
         version_file = Path(scratch) / "run-image-version"
         version_file.write_text(version + "\n")
@@ -52,20 +57,35 @@ def publish_run_image(version: str, names: list[str]) -> None:
             "Env": ["PATH=/usr/local/bin:/usr/bin:/bin"],
             "Labels": {"io.buildpacks.stack.id": "io.example.demo"}}}, (), OCI_MANIFEST)
         image = mutate.append_layers(empty, [(layer, f"demo run image {version}")])
-        LayoutStore(LAYOUT).write(image, [parse_reference(name) for name in names])
-    print(f"published run image {version} as {', '.join(names)}")
+        result = LayoutStore(LAYOUT).write(image, [parse_reference(name) for name in names])
+    print(f"published run image {version} ({result.digest[:19]}…) as {', '.join(names)}")
+    return result.digest
 
 
-def run(phase: str, *args: str) -> None:
-    command = [sys.executable, "-m", f"lifecycle.{phase}", "-layout", "-layout-dir", str(LAYOUT),
-               "-report", str(OUT / f"{phase}-report.toml"), *args]
-    print(f"\n$ {phase} {' '.join(command[3:])}", flush=True)
-    subprocess.run(command, check=True)
+def heading(text: str) -> None:
+    print(f"\n=== {text} ===", flush=True)
 
 
-def show_result(phase: str) -> None:
-    report = tomllib.loads((OUT / f"{phase}-report.toml").read_text())
-    print(f"\nrun image chosen: {report['run-image']['image']} ({report['run-image']['reason']})")
+def run(command: str, *args: str, report: str | None = None) -> None:
+    target = ["-layout", "-layout-dir", str(LAYOUT)]
+    reporting = ["-report", str(OUT / report)] if report else []
+    shown = " ".join([command, *target, *reporting, *args]).replace(str(OUT), "demo-out")
+    print(f"\n$ {shown}", flush=True)
+    subprocess.run([sys.executable, "-m", "lifecycle", command, *target, *reporting, *args],
+                   check=True)
+
+
+def base_of_app() -> str:
+    """The run-image reference the app's label records (the base it is on now)."""
+    stored = LayoutStore(LAYOUT).read(parse_reference(APP))
+    reference: str = json.loads(stored.image.labels[LIFECYCLE_LABEL])["runImage"]["reference"]
+    return reference
+
+
+def show_result(report_name: str) -> None:
+    report = tomllib.loads((OUT / report_name).read_text())
+    print(f"\n{report_name}: run image chosen: {report['run-image']['image']} "
+          f"({report['run-image']['reason']})")
     print(f"app image digest: {report['image']['digest']}")
     stored = LayoutStore(LAYOUT).read(parse_reference(APP))
     label = json.loads(stored.image.labels[LIFECYCLE_LABEL])
@@ -73,30 +93,55 @@ def show_result(phase: str) -> None:
     print(json.dumps({k: label[k] for k in ("runImage", "stack")}, indent=2))
 
 
+def rebased_line(before: str, after: str, versions: dict[str, str]) -> None:
+    def named(reference: str) -> str:
+        version = versions.get(reference.rpartition("@")[2], "?")
+        return f"{version} ({reference})"
+
+    print(f"\nrebased from {named(before)} to {named(after)}")
+
+
 def main() -> None:
     shutil.rmtree(OUT, ignore_errors=True)
     OUT.mkdir()
     stack = OUT / "stack.toml"
     stack.write_text(f'[run-image]\nimage = "{CANONICAL}"\nmirrors = {json.dumps(MIRRORS)}\n')
-    print(f"stack file {stack}:\n{stack.read_text()}")
-    publish_run_image("v1", [CANONICAL, MIRRORS[1]])
+    print(f"stack file demo-out/stack.toml:\n{stack.read_text()}")
+    versions = {publish_run_image("v1", PUBLISHED_ON): "v1"}
     build = write_sample_build(OUT / "build")
 
+    heading("Export: the run image on the app's registry (localhost:5001) is chosen")
     run("exporter", "-mirrors", str(stack), "-layers", str(build.layers_dir),
-        "-app", str(build.app_dir), "-group", str(build.group_path), APP)
-    show_result("exporter")
+        "-app", str(build.app_dir), "-group", str(build.group_path), APP,
+        report="exporter-report.toml")
+    show_result("exporter-report.toml")
+    run("inspect-image", APP)
 
-    print("\n--- a new run image version is published on every mirror ---")
-    publish_run_image("v2", [CANONICAL, MIRRORS[1]])
-    run("rebaser", APP)
-    show_result("rebaser")
+    heading("Scenario 1: run image v2 is published; rebase with no flag")
+    versions[publish_run_image("v2", PUBLISHED_ON)] = "v2"
+    print(f"(not on {MIRRORS[0]}: the demo has no copy there, so a rebase for gcr.io would "
+          "take the first readable candidate on another registry)")
+    before = base_of_app()
+    run("rebaser", APP, report="rebase-scenario-1-report.toml")
+    show_result("rebase-scenario-1-report.toml")
+    rebased_line(before, base_of_app(), versions)
 
-    print("\n--- Scenario 2: rebase onto a custom image ---")
-    publish_run_image("v3-custom", [CUSTOM])
-    run("rebaser", "-run-image", CUSTOM, APP)
-    show_result("rebaser")
-    print(f"\nThe OCI layouts are under {LAYOUT} (e.g. skopeo inspect oci:{LAYOUT}/"
-          "localhost:5001/apps/web/latest).")
+    heading("Scenario 2: rebase onto a custom image with -run-image")
+    versions[publish_run_image("v3-custom", [CUSTOM])] = "v3-custom"
+    before = base_of_app()
+    run("rebaser", "-run-image", CUSTOM, APP, report="rebase-scenario-2-report.toml")
+    show_result("rebase-scenario-2-report.toml")
+    rebased_line(before, base_of_app(), versions)
+
+    APP_LINK.symlink_to(LAYOUT.joinpath(*parse_reference(APP).context.split("/"), "latest"))
+    print(f"\nThe OCI layouts are under demo-out/oci, one per image. Look at the app with\n"
+          f"  inspect-image -layout -layout-dir demo-out/oci {APP}\n"
+          "skopeo's oci: paths cannot contain ':' (localhost:5001), so the demo links the "
+          "app's layout without it:\n"
+          "  skopeo inspect oci:demo-out/app-layout")
+    print("Each step's report: " + ", ".join(
+        f"demo-out/{name}" for name in ("exporter-report.toml", "rebase-scenario-1-report.toml",
+                                        "rebase-scenario-2-report.toml")))
 
 
 if __name__ == "__main__":

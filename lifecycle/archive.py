@@ -45,6 +45,7 @@ from typing import BinaryIO
 
 from isal import isal_zlib
 
+from lifecycle import interrupts
 from lifecycle.image.growing import GrowingBlob
 from lifecycle.image.model import OCI_LAYER_GZIP, OCI_LAYER_TAR, BlobSource, Layer
 
@@ -356,6 +357,7 @@ def _write_contents(sink: _LayerSink, source: Path, size: int) -> None:
 
 
 def _read(contents: BinaryIO, source: Path, size: int) -> bytes:
+    interrupts.check()
     try:
         return contents.read(size)
     except OSError as err:

@@ -2,7 +2,9 @@
 
 A user never sees a traceback for a failure they can act on: every error ends as one line
 (``ERROR: failed to <action>: <cause>``) and a documented exit code. Unexpected failures
-exit 1 with their cause; the traceback is shown only at ``-log-level debug``.
+exit 1 with their cause in words; the traceback is shown only at ``-log-level debug``.
+Ctrl-C exits 130 and SIGTERM 143, once everything this run made is taken back
+(:mod:`lifecycle.interrupts`).
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from lifecycle import log
-from lifecycle.platform.exits import ExitCode, LifecycleError, one_line
-from lifecycle.platform.inputs import EarlyExit, LogSettings
+from lifecycle import interrupts, log
+from lifecycle.backends import open_store
+from lifecycle.backends.base import DEFAULT_CONNECTIONS, BackendError, ImageStore
+from lifecycle.causes import describe
+from lifecycle.platform.exits import ExitCode, LifecycleError
+from lifecycle.platform.inputs import EarlyExit, LogSettings, Target
 
 InputsT = TypeVar("InputsT")
 
@@ -27,26 +32,45 @@ def run_phase(argv: Sequence[str] | None,
               phase: Callable[[InputsT], None]) -> int:
     """Run one phase; returns the process exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    log.configure()
+    environ = dict(os.environ)
+    log.configure(color=log.color_wanted(sys.stderr, environ, no_color=False))
+    interrupts.install()
     debug = False
     try:
-        inputs = resolve(args, dict(os.environ), Path.cwd())
+        inputs = resolve(args, environ, Path.cwd())
         settings = log_settings(inputs)
         debug = settings.level == "debug"
-        log.configure(settings.level, settings.format)
+        log.configure(settings.level, settings.format,
+                      log.color_wanted(sys.stderr, environ, settings.no_color))
         phase(inputs)
         return ExitCode.SUCCESS
     except EarlyExit as early:
         print(early.output, end="", file=sys.stderr if early.to_stderr else sys.stdout)
         return early.code
     except LifecycleError as err:
-        log.get_logger().error(err.message)
+        log.get_logger().error(err.message, kind="phase.failed", status="failed")
         return err.code
     except KeyboardInterrupt:
-        log.get_logger().error("failed to finish: interrupted")
-        return ExitCode.FAILED
+        log.get_logger().error("interrupted (Ctrl-C): stopped and cleaned up",
+                               kind="phase.interrupted", status="interrupted")
+        return ExitCode.INTERRUPTED
+    except interrupts.Terminated:
+        log.get_logger().error("terminated (SIGTERM): stopped and cleaned up",
+                               kind="phase.interrupted", status="terminated")
+        return ExitCode.TERMINATED
     except Exception as err:  # noqa: BLE001 - the last line of defence: one line, exit 1
         if debug:
             traceback.print_exc()
-        log.get_logger().error(f"failed to finish: {type(err).__name__}: {one_line(str(err))}")
+        log.get_logger().error(f"failed to finish: {describe(err)}", kind="phase.failed",
+                               status="failed")
         return ExitCode.FAILED
+
+
+def open_target(target: Target, action: str, code: ExitCode,
+                connections: int = DEFAULT_CONNECTIONS) -> ImageStore:
+    """The phase's store; one that cannot be opened (no Docker daemon) fails the phase with
+    its own exit code, naming where it looked."""
+    try:
+        return open_store(target, connections)
+    except BackendError as err:
+        raise LifecycleError(action, err, code) from None

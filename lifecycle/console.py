@@ -1,4 +1,5 @@
-"""The console commands ``exporter``, ``rebaser`` and ``rebase-many``.
+"""The console commands ``exporter``, ``rebaser``, ``rebase-many``, ``inspect-image`` and
+``layout-add``.
 
 A phase is one short process per build, so its start and end are part of every export's
 wall time. Two costs are skipped here (about 30 ms a run together, measured here):
@@ -30,6 +31,14 @@ def rebaser() -> NoReturn:
 
 def rebase_many() -> NoReturn:
     _run("lifecycle.rebasemany")
+
+
+def inspect_image() -> NoReturn:
+    _run("lifecycle.inspect")
+
+
+def layout_add() -> NoReturn:
+    _run("lifecycle.layoutadd")
 
 
 def _run(module: str) -> NoReturn:

@@ -40,7 +40,6 @@ from lifecycle import (
     progress,
     sbom,
 )
-from lifecycle.backends import open_store
 from lifecycle.backends.base import (
     AccessDenied,
     BackendError,
@@ -48,7 +47,7 @@ from lifecycle.backends.base import (
     ImageNotFound,
     ImageStore,
 )
-from lifecycle.cli import run_phase
+from lifecycle.cli import open_target, run_phase
 from lifecycle.extended import extended_run_image
 from lifecycle.image import mutate
 from lifecycle.image.index import Platform
@@ -61,6 +60,7 @@ from lifecycle.platform.api import Features
 from lifecycle.platform.exits import ExitCode, LifecycleError, invalid_args
 from lifecycle.platform.inputs import (
     DEFAULT_LAUNCHER_SBOM_DIR,
+    NO_CACHE_WARNING,
     ExporterInputs,
     resolve_exporter_inputs,
 )
@@ -132,7 +132,7 @@ def export(inputs: ExporterInputs) -> None:
         if inputs.features.lifecycle_sboms:
             copy_lifecycle_sboms(inputs)
         local = read_local_inputs(inputs)
-    with closing(open_store(inputs.target)) as store:
+    with closing(open_target(inputs.target, "export", ExitCode.EXPORT_FAILED)) as store:
         export_to(store, inputs, local, as_user)
 
 
@@ -148,6 +148,8 @@ def export_to(store: ImageStore, inputs: ExporterInputs, local: LocalInputs,
                           f"({len(extended.layers) - len(run_image.stored.image.layers)} "
                           "extension layer(s))")
         run_image = replace(run_image, extended=extended)
+    if inputs.cache_dir is None and inputs.cache_image is None:
+        get_logger().warning(NO_CACHE_WARNING)   # the inputs are valid: now it is news
     previous = read_previous_label(inputs, store, local.analyzed, target.platform)
 
     with as_user():
@@ -351,11 +353,13 @@ def resolve_run_image(inputs: ExporterInputs, store: ImageStore, local: LocalInp
         name = analyzed_run_image_name(analyzed, inputs.target.kind)
         reason = f"named by '{inputs.analyzed_path}' ([run-image] reference)"
         recorded = names.names_for(analyzed.image or name)
-        logger.info(f"Using run image '{name}' ({reason})")
+        logger.info(f"Using run image '{name}' ({reason})", kind="run-image.given",
+                    run_image=name, reason=reason)
     elif inputs.run_image:
         name, reason = inputs.run_image, f"given with {inputs.shared.run_image_origin}"
         recorded = names.names_for(name)
-        logger.info(f"Using run image '{name}' ({reason})")
+        logger.info(f"Using run image '{name}' ({reason})", kind="run-image.given",
+                    run_image=name, reason=reason)
     else:
         recorded = names.names_for("")
         if not recorded.image:
@@ -365,7 +369,8 @@ def resolve_run_image(inputs: ExporterInputs, store: ImageStore, local: LocalInp
                                f"run image metadata available: {names.why_empty()}{unnamed}")
         choice = choose_run_image(recorded.candidates, inputs.images[0].registry,
                                   store.check_read_access, f"'{names.path}'",
-                                  ExitCode.INVALID_ARGS, logger)
+                                  ExitCode.INVALID_ARGS,
+                                  logger.bind(image=str(inputs.images[0])))
         assert choice.image is not None
         name, reason = choice.image, choice.reason
     say = logger.info if wanted.asked else logger.debug
@@ -446,7 +451,8 @@ def read_previous_label(inputs: ExporterInputs, store: ImageStore,
         except LifecycleError as err:
             logger.warning(f"Not reusing layers from '{ref}': {err.message}")
             return None
-    logger.info(f"Reusing layers from image '{stored.reference}'")
+    logger.info(f"Reusing layers from image '{stored.reference}'", kind="previous-image.found",
+                image=stored.reference)
     return PreviousImage(stored.image, label)
 
 
@@ -658,11 +664,14 @@ class LayerBuilder:
     def _decide(self, planned: PlannedLayer, layer: Layer) -> Layer:
         reused = (self._from_previous(layer.diff_id)
                   if layer.diff_id in planned.previous_shas else None)
+        fields = {"layer": planned.layer_id, "digest": layer.digest, "bytes": layer.size}
         if reused is not None or planned.reused is not None:
-            get_logger().info(f"Reusing layer '{planned.layer_id}'")
             layer = reused or layer
+            get_logger().info(f"Reusing layer '{planned.layer_id}'", kind="layer.reused",
+                              **{**fields, "digest": layer.digest, "bytes": layer.size})
         else:
-            get_logger().info(f"Adding layer '{planned.layer_id}'")
+            get_logger().info(f"Adding layer '{planned.layer_id}'", kind="layer.added",
+                              **fields)
         get_logger().debug(f"Layer '{planned.layer_id}' SHA: {layer.diff_id}")
         return layer
 
@@ -838,10 +847,12 @@ def fill_cache(inputs: ExporterInputs, local: LocalInputs, cache: buildcache.Bui
             layer = cache.write_layer(plan)
             sha = layer.diff_id
             if sha != previous_sha or not cache.has_layer(sha):
-                logger.info(f"Adding cache layer '{layer_id}'")
+                logger.info(f"Adding cache layer '{layer_id}'", kind="cache-layer.added",
+                            layer=layer_id, digest=layer.digest, bytes=layer.size)
                 cache.add(layer)
         if sha == previous_sha and cache.has_layer(sha):
-            logger.info(f"Reusing cache layer '{layer_id}'")
+            logger.info(f"Reusing cache layer '{layer_id}'", kind="cache-layer.reused",
+                        layer=layer_id, digest=sha)
             cache.reuse(sha)
         logger.debug(f"Layer '{layer_id}' SHA: {sha}")
         if fingerprint is not None:

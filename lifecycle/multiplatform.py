@@ -110,9 +110,9 @@ class IndexWrite:
         for change in self.changes:
             was = f" (was {change.previous})" if change.previous else " (new)"
             logger.info(f"*** Platform {change.platform}: {change.digest}{was}",
-                        platform=str(change.platform), digest=change.digest,
+                        kind="index.platform", platform=str(change.platform), digest=change.digest,
                         previous_digest=change.previous, run_image=change.base)
-        logger.info(f"*** Index: {digest}", index_digest=digest,
+        logger.info(f"*** Index: {digest}", kind="index.written", index_digest=digest,
                     previous_index_digest=self.previous_digest, tags=list(names))
 
 

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
+from lifecycle import interrupts
+
 QUIET_SECONDS = 2.0
 REFRESH_SECONDS = 0.5
 MIB = 1 << 20
@@ -32,12 +34,15 @@ _counter = _Counter()
 
 
 def count_sent(size: int) -> None:
-    """``size`` more bytes of layer data were sent (any backend, any thread)."""
+    """``size`` more bytes of layer data were sent (any backend, any thread). It is also
+    where a transfer notices that the run is being stopped (Ctrl-C, SIGTERM)."""
+    interrupts.check()
     with _counter.lock:
         _counter.sent += size
 
 
-def _sent() -> int:
+def sent_total() -> int:
+    """Bytes of layer data sent so far by this process."""
     with _counter.lock:
         return _counter.sent
 
@@ -57,14 +62,14 @@ def show_transfers(console: bool, stream: TextIO | None = None,
     if not console or not out.isatty():
         yield
         return
-    start, sent_before = clock(), _sent()
+    start, sent_before = clock(), sent_total()
     stop = threading.Event()
     shown = False
 
     def show() -> None:
         nonlocal shown
         elapsed = clock() - start
-        sent = _sent() - sent_before
+        sent = sent_total() - sent_before
         if elapsed >= QUIET_SECONDS and sent:
             out.write("\r" + progress_line(sent, elapsed) + "\x1b[K")
             out.flush()

@@ -20,10 +20,10 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
-from lifecycle.backends import open_store
 from lifecycle.backends.base import BackendError, ImageStore
 from lifecycle.backends.shared import SharedReads
-from lifecycle.cli import run_phase
+from lifecycle.causes import describe
+from lifecycle.cli import open_target, run_phase
 from lifecycle.log import get_logger, item_logger
 from lifecycle.platform import files
 from lifecycle.platform.exits import ExitCode, LifecycleError, one_line
@@ -67,8 +67,7 @@ def rebase_one(store: ImageStore, name: str, inputs: RebaseManyInputs) -> Outcom
     except BackendError as err:
         return Outcome(name, error=f"failed to rebase: {one_line(str(err))}")
     except Exception as err:  # noqa: BLE001 - one image's surprise must not stop the fleet
-        return Outcome(name, error=f"failed to rebase: {type(err).__name__}: "
-                                   f"{one_line(str(err))}")
+        return Outcome(name, error=f"failed to rebase: {describe(err)}")
     cause = failure(rebased.result, name, ref)
     if cause:
         return Outcome(name, error=f"failed to write image: {cause}")
@@ -79,6 +78,8 @@ def rebase_one(store: ImageStore, name: str, inputs: RebaseManyInputs) -> Outcom
 
 def rebase_many(inputs: RebaseManyInputs) -> None:
     logger = get_logger()
+    for warning in inputs.warnings:
+        logger.warning(warning)
     names = files.read_image_list(inputs.image_list, sys.stdin)
     unique = list(dict.fromkeys(names))
     if len(unique) < len(names):
@@ -86,7 +87,8 @@ def rebase_many(inputs: RebaseManyInputs) -> None:
                        "each image is rebased once")
     started = time.perf_counter()
     outcomes: list[Outcome] = []
-    with closing(SharedReads(open_store(inputs.target, connections=inputs.jobs),
+    with closing(SharedReads(open_target(inputs.target, "rebase", ExitCode.REBASE_FAILED,
+                                         connections=inputs.jobs),
                              inputs.run_image)) as store, \
             ThreadPoolExecutor(max_workers=inputs.jobs, thread_name_prefix="rebase") as pool:
         futures = [pool.submit(rebase_one, store, name, inputs) for name in unique]
@@ -94,20 +96,21 @@ def rebase_many(inputs: RebaseManyInputs) -> None:
             outcome = done.result()
             outcomes.append(outcome)
             if outcome.error:
-                logger.error(f"{outcome.name}: {outcome.error}", image=outcome.name,
-                             status="failed")
+                logger.error(f"{outcome.name}: {outcome.error}", kind="rebase.image",
+                             image=outcome.name, status="failed", reason=outcome.error)
             else:
                 platforms = f", {len(outcome.platforms)} platforms" if outcome.platforms else ""
                 logger.info(f"{outcome.name}: rebased onto '{outcome.run_image}' "
-                            f"({outcome.digest}{platforms})", image=outcome.name,
-                            status="rebased", digest=outcome.digest,
+                            f"({outcome.digest}{platforms})", kind="rebase.image",
+                            image=outcome.name, status="rebased", digest=outcome.digest,
                             run_image=outcome.run_image, platforms=list(outcome.platforms))
     seconds = time.perf_counter() - started
     failed = sum(1 for outcome in outcomes if outcome.error)
     logger.info(f"Rebased {len(outcomes) - failed} of {len(outcomes)} image(s) in "
                 f"{seconds:.2f} s ({len(outcomes) / max(seconds, 1e-9):.1f} images/s)"
                 + (f"; {failed} failed" if failed else ""),
-                rebased=len(outcomes) - failed, failed=failed, seconds=round(seconds, 3))
+                kind="rebase.summary", rebased=len(outcomes) - failed, failed=failed,
+                seconds=round(seconds, 3))
     if inputs.report_path is not None:
         order = {name: index for index, name in enumerate(unique)}
         ordered = sorted(outcomes, key=lambda outcome: order[outcome.name])

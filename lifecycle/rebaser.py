@@ -27,9 +27,8 @@ from typing import Any
 from structlog.typing import FilteringBoundLogger
 
 from lifecycle import multiplatform, progress
-from lifecycle.backends import open_store
 from lifecycle.backends.base import BackendError, ImageStore
-from lifecycle.cli import run_phase
+from lifecycle.cli import open_target, run_phase
 from lifecycle.image import mutate
 from lifecycle.image.index import IndexChild, IndexProblem, Platform, StoredIndex
 from lifecycle.image.model import Image, SaveResult, StoredImage
@@ -57,7 +56,7 @@ def rebase(inputs: RebaserInputs) -> None:
     logger = get_logger()
     for warning in inputs.warnings:
         logger.warning(warning)
-    with closing(open_store(inputs.target)) as store, \
+    with closing(open_target(inputs.target, "rebase", ExitCode.REBASE_FAILED)) as store, \
             progress.show_transfers(inputs.log.format == "console"):  # the daemon may send layers
         rebased = rebase_image(store, RebaseRequest(
             app=inputs.previous_image or inputs.images[0], images=inputs.images,
@@ -169,7 +168,8 @@ def run_image_for(request: RebaseRequest, store: ImageStore, label: files.Lifecy
     """The given run image, else the one chosen from the label's image and mirrors."""
     if request.run_image:
         reason = "given with -run-image"
-        logger.info(f"Using run image '{request.run_image}' ({reason})")
+        logger.info(f"Using run image '{request.run_image}' ({reason})", kind="run-image.given",
+                    image=str(request.app), run_image=request.run_image, reason=reason)
         return request.run_image, reason
     recorded = label.run_image()
     if not recorded.image:
@@ -177,7 +177,7 @@ def run_image_for(request: RebaseRequest, store: ImageStore, label: files.Lifecy
                    f"metadata available in '{request.app}'")
     choice = choose_run_image(recorded.candidates, request.app.registry,
                               store.check_read_access, "the app image's label",
-                              ExitCode.REBASE_FAILED, logger)
+                              ExitCode.REBASE_FAILED, logger.bind(image=str(request.app)))
     assert choice.image is not None
     return choice.image, choice.reason
 
@@ -291,15 +291,18 @@ def recorded_run_image(recorded: files.RunImageMetadata, run_name: str, request:
     if request.features.rebase_name_check:
         if any(same_repository(run_name, name) for name in recorded.candidates):
             logger.info(f"New run image '{run_name}' is another tag or digest of the recorded "
-                        f"run image {listed}; recording '{run_name}' as the run image")
+                        f"run image {listed}; recording '{run_name}' as the run image",
+                        kind="run-image.recorded", run_image=run_name)
             return files.RunImageMetadata(run_name)
         overrides.refuse(f"new run image '{run_name}' is in none of the repositories of the "
                          f"recorded run image and mirrors {listed}")
     if not request.features.rebase_name_check or not request.force:
         logger.warning(f"new run image '{run_name}' is not among the recorded run image and "
-                       f"mirrors {listed}; recording '{run_name}' as the run image")
+                       f"mirrors {listed}; recording '{run_name}' as the run image",
+                       kind="run-image.recorded", run_image=run_name)
     else:
-        logger.info(f"Recording '{run_name}' as the run image")
+        logger.info(f"Recording '{run_name}' as the run image", kind="run-image.recorded",
+                    run_image=run_name)
     return files.RunImageMetadata(run_name)
 
 

@@ -18,6 +18,7 @@ DEFAULT_TAG = "latest"
 _REPOSITORY_CHARS = re.compile(r"^[a-z0-9_\-./]+$")
 _TAG_CHARS = re.compile(r"^[A-Za-z0-9_\-.]{1,128}$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*$")
 # An RFC 3986 authority as Go's url.Parse accepts it for a registry: host[:port], no userinfo.
 _AUTHORITY = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%!$&'()*+,;=-]+)(:[0-9]*)?$")
 
@@ -94,7 +95,17 @@ def host_and_port(registry: str) -> tuple[str, int]:
 
 
 def parse_reference(text: str) -> Reference:
-    """Parse ``text`` as a tag reference, else as a digest reference (ggcr ParseReference)."""
+    """Parse ``text`` as a tag reference, else as a digest reference (ggcr ParseReference).
+
+    A name with a URL scheme (``http://``, ``docker://``) would otherwise parse with the
+    registry ``http:`` and fail much later, so it is refused here with the fix.
+    """
+    scheme, separator, rest = text.partition("://")
+    if separator and _SCHEME.match(scheme):
+        fix = f"drop the scheme: write '{rest}'"
+        if scheme.lower() in ("http", "https"):
+            fix += "; use -insecure-registry for plain HTTP"
+        raise ReferenceError(f"'{text}' has a URL scheme ({scheme}://); {fix}")
     try:
         return _parse_tag(text)
     except ReferenceError:

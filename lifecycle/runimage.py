@@ -34,13 +34,21 @@ class RunImageChoice:
     candidates: tuple[Candidate, ...]
 
     def explanation(self) -> list[str]:
-        """One line per candidate, then the verdict, for the info log."""
-        lines = []
+        """One line per candidate, for the info log."""
+        return [line for line, _ in self.candidate_events()]
+
+    def candidate_events(self) -> list[tuple[str, dict[str, str]]]:
+        """Each candidate's log line with its fields (``run_image``, ``reason``, ``status``)."""
+        events = []
         for c in self.candidates:
             where = "on target registry" if c.on_target else f"on {c.registry or '?'}"
             state = "not checked" if c.access is None else c.access.reason
-            lines.append(f"  {c.name} ({where}): {state}")
-        return lines
+            status = ("not checked" if c.access is None
+                      else "readable" if c.access.readable else "not readable")
+            events.append((f"  {c.name} ({where}): {state}",
+                           {"kind": "run-image.candidate", "run_image": c.name,
+                            "reason": state, "status": status}))
+        return events
 
     def rejections(self) -> str:
         return "; ".join(f"{c.name}: {c.access.reason if c.access else 'not checked'}"
@@ -99,14 +107,15 @@ def choose_run_image(candidates: Sequence[str], target_registry: str,
     fail with ``code`` listing every candidate when none is readable. Both phases (and the
     commands that show what a phase would do) go through here, so they choose alike."""
     logger.info(f"Selecting run image for registry '{target_registry}' from {source} "
-                f"({len(candidates)} candidates):")
+                f"({len(candidates)} candidates):", kind="run-image.selecting")
     choice = select_run_image(candidates, target_registry, check)
-    for line in choice.explanation():
-        logger.info(line)
+    for line, fields in choice.candidate_events():
+        logger.info(line, **fields)
     if choice.image is None:
         raise LifecycleError("select run image", f"no run image is readable: "
                              f"{choice.rejections()}", code)
-    logger.info(f"Selected run image '{choice.image}': {choice.reason}")
+    logger.info(f"Selected run image '{choice.image}': {choice.reason}",
+                kind="run-image.selected", run_image=choice.image, reason=choice.reason)
     return choice
 
 

@@ -6,12 +6,14 @@ The output lines follow the lifecycle's (``*** Images (<id>):`` then one line pe
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from structlog.typing import FilteringBoundLogger
 
+from lifecycle import progress
 from lifecycle.backends.base import BackendError, ImageStore
 from lifecycle.image.model import Image, SaveResult
 from lifecycle.log import get_logger
@@ -33,15 +35,22 @@ def save_with(write: Callable[[], SaveResult], refs: Sequence[Reference],
     """Save by ``write`` (an image, or an index of images) and print the lifecycle's lines."""
     logger = logger or get_logger()
     for name in names:
-        logger.info(f"Saving {name}...")
+        logger.info(f"Saving {name}...", kind="image.saving", image=name)
+    started = time.monotonic()
     try:
         result = write()
     except BackendError as err:
         raise LifecycleError(action, err, code) from None
-    logger.info(f"*** Images ({result.digest or result.image_id.removeprefix('sha256:')[:12]}):")
+    identity = result.digest or result.image_id
+    logger.info(f"*** Images ({result.digest or result.image_id.removeprefix('sha256:')[:12]}):",
+                kind="image.written", digest=identity,
+                bytes=progress.sent_total(),    # this run's blobs, early uploads included
+                seconds=round(time.monotonic() - started, 3))
     for name, ref in zip(names, refs, strict=True):
         cause = failure(result, name, ref)
-        logger.info(f"      {name}" + (f" - {cause}" if cause else ""))
+        logger.info(f"      {name}" + (f" - {cause}" if cause else ""), kind="image.named",
+                    image=name, digest=identity, status="failed" if cause else "saved",
+                    **({"reason": cause} if cause else {}))
     if result.image_id:
         logger.debug(f"*** Image ID: {result.image_id.removeprefix('sha256:')}")
     if result.digest:

@@ -45,6 +45,7 @@ import docker
 import docker.errors
 
 from lifecycle.backends.base import Access, BackendError, ImageNotFound, ImageStore
+from lifecycle.causes import describe
 from lifecycle.image.index import ImageIndex, IndexChild
 from lifecycle.image.model import (
     OCI_CONFIG,
@@ -64,6 +65,7 @@ from lifecycle.reference import DEFAULT_REGISTRY, Reference
 # a docker save of a large image, whose first byte comes only once the daemon has exported
 # every layer to its own scratch directory.
 DAEMON_TIMEOUT_SECONDS = 600
+DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 
 # Runtime config keys of a Docker inspect that belong in an OCI image config (the rest,
 # Hostname, AttachStdin, Image ..., describe a container, not an image).
@@ -103,13 +105,23 @@ def chain_ids(diff_ids: Iterable[str]) -> list[str]:
     return chains
 
 
+def daemon_cause(err: docker.errors.DockerException) -> str:
+    """What the daemon said (its explanation of an API error), else what went wrong on the
+    way to it, in words."""
+    if isinstance(err, docker.errors.APIError) and err.explanation:
+        return str(err.explanation)
+    if isinstance(err, docker.errors.APIError) and err.status_code:
+        return f"the daemon answered HTTP {err.status_code}"
+    return describe(err)
+
+
 def detect_image_store(client: docker.DockerClient) -> str:
     """``containerd`` when the engine stores images in containerd (snapshotters), else
     ``classic`` (graph drivers: overlay2, vfs, ...)."""
     try:
         info = client.info()
     except docker.errors.DockerException as err:
-        raise BackendError(f"cannot query the Docker daemon: {err}") from None
+        raise BackendError(f"cannot query the Docker daemon: {daemon_cause(err)}") from None
     status = info.get("DriverStatus") or []
     uses_snapshotter = any("io.containerd.snapshotter" in str(value)
                            for pair in status for value in pair)
@@ -197,7 +209,8 @@ class SavedImages:
         """The saved archive of ``image_id`` and its member name for each diffID."""
         if image_id not in self._archives:
             get_logger().info(f"Reading layers of image {image_id[7:19]} with docker save: the "
-                              "daemon needs them again on a new base")
+                              "daemon needs them again on a new base", kind="daemon.save",
+                              image=image_id)
             if self._scratch is None:
                 self._scratch = tempfile.TemporaryDirectory(prefix="cnb-save-")
             path = Path(self._scratch.name) / f"{image_id.removeprefix('sha256:')}.tar"
@@ -209,7 +222,8 @@ class SavedImages:
                     manifest = json.load(_member(saved, "manifest.json"))[0]
                     config = json.load(_member(saved, manifest["Config"]))
             except docker.errors.DockerException as err:
-                raise BackendError(f"docker save of image {image_id} failed: {err}") from None
+                raise BackendError(f"docker save of image {image_id} failed: "
+                                   f"{daemon_cause(err)}") from None
             members = dict(zip(config["rootfs"]["diff_ids"], manifest["Layers"], strict=True))
             self._archives[image_id] = (path, members)
         return self._archives[image_id]
@@ -270,7 +284,9 @@ class DaemonStore(ImageStore):
                 client = docker.from_env(environment=environment,
                                          timeout=DAEMON_TIMEOUT_SECONDS)
             except docker.errors.DockerException as err:
-                raise BackendError(f"cannot connect to the Docker daemon: {err}") from None
+                host = environment.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST
+                raise BackendError(f"cannot connect to the Docker daemon at {host}: "
+                                   f"{daemon_cause(err)}") from None
         self.client = client
         self._known_chains: set[str] = set()
         self._saved = SavedImages(self.client)
@@ -297,7 +313,8 @@ class DaemonStore(ImageStore):
         except docker.errors.ImageNotFound:
             raise ImageNotFound(f"image '{what}' not found in the daemon") from None
         except docker.errors.DockerException as err:
-            raise BackendError(f"cannot inspect '{what}' in the daemon: {err}") from None
+            raise BackendError(f"cannot inspect '{what}' in the daemon: "
+                               f"{daemon_cause(err)}") from None
 
     def check_read_access(self, ref: Reference) -> Access:
         try:
@@ -315,8 +332,8 @@ class DaemonStore(ImageStore):
             history: list[dict[str, Any]] = self.client.api.history(  # type: ignore[no-untyped-call]
                 image_id)
         except docker.errors.DockerException as err:
-            raise BackendError(f"cannot read the history of '{ref}' in the daemon: {err}"
-                               ) from None
+            raise BackendError(f"cannot read the history of '{ref}' in the daemon: "
+                               f"{daemon_cause(err)}") from None
         config = oci_config(inspected, history)
         diff_ids = config["rootfs"]["diff_ids"]
         self._remember(diff_ids)
@@ -371,14 +388,15 @@ class DaemonStore(ImageStore):
             output = list(self.client.api.load_image(  # type: ignore[no-untyped-call]
                 self._counted(self._load_archive(image, names, members)), quiet=False))
         except docker.errors.DockerException as err:
-            raise BackendError(f"docker load failed: {err}") from None
+            raise BackendError(f"docker load failed: {daemon_cause(err)}") from None
         for line in output:
             if isinstance(line, dict) and line.get("errorDetail"):
                 raise BackendError(f"docker load failed: {line['errorDetail'].get('message')}")
         result = self._tagged(refs, names)
         self._remember(image.diff_ids)
         get_logger().info(f"Loaded {self.layers_sent} of {len(image.layers)} layer(s) into the "
-                          "daemon; it had the others")
+                          "daemon; it had the others", kind="daemon.loaded",
+                          bytes=self.bytes_sent)
         return result
 
     def _write_by_reference(self, image: Image, refs: Sequence[Reference]) -> SaveResult | None:
@@ -401,7 +419,10 @@ class DaemonStore(ImageStore):
             failure = next((line["errorDetail"].get("message") for line in output
                             if isinstance(line, dict) and line.get("errorDetail")), None)
         except docker.errors.DockerException as err:
-            failure = str(err)
+            failure = daemon_cause(err)
+        except BaseException:  # interrupted: the load may have gone through even so
+            self._forget(temporary)
+            raise
         if failure is not None:
             self._forget(temporary)
             get_logger().debug(f"The daemon lacks layers of the image ({failure}); sending "
@@ -412,12 +433,13 @@ class DaemonStore(ImageStore):
                 repository, _, tag = name.rpartition(":") if not ref.digest else (name, "", "")
                 self.client.api.tag(temporary, repository, tag or None)
         except docker.errors.DockerException as err:
-            raise BackendError(f"cannot tag the loaded image: {err}") from None
+            raise BackendError(f"cannot tag the loaded image: {daemon_cause(err)}") from None
         finally:
             self._forget(temporary)
         self.layers_sent = len(sent)
         get_logger().info(f"Loaded {len(sent)} of {len(image.layers)} layer(s) into the "
-                          "daemon; it had the others")
+                          "daemon; it had the others", kind="daemon.loaded",
+                          bytes=self.bytes_sent)
         return self._tagged(refs, [daemon_name(ref) for ref in refs])
 
     def _forget(self, name: str) -> None:
@@ -512,7 +534,7 @@ class DaemonStore(ImageStore):
                     yield cast(BinaryIO, spool), size
         except OSError as err:
             raise BackendError(f"cannot read layer {layer.diff_id} from "
-                               f"{source.describe()}: {err}") from None
+                               f"{source.describe()}: {describe(err)}") from None
 
 
 def _blob_path(digest: str) -> str:

@@ -30,6 +30,7 @@ from lifecycle.backends.oci import (
     stored_document,
     verify,
 )
+from lifecycle.causes import describe
 from lifecycle.image.index import ImageIndex, IndexChild, IndexProblem, StoredIndex
 from lifecycle.image.model import (
     OCI_INDEX,
@@ -181,22 +182,30 @@ class LayoutStore(ImageStore):
         them) as a blob; only then each name's ``index.json``, pointing at ``top``."""
         digest = sha256_digest(top)
         directories = {self.path_for(ref): ref for ref in refs}
-        new = [directory for directory in directories if not directory.exists()]
+        new = [self._first_missing(directory) for directory in directories
+               if not directory.exists()]
+        created: list[Path] = []
         first: LayoutBlobs | None = None
         try:
             for directory in directories:
                 for image in images:
-                    self._write_blobs(directory, image, first)
+                    self._write_blobs(directory, image, first, created)
                 blob = LayoutBlobs(directory).path(digest)
                 if not blob.exists():
                     write_atomically(blob, top)
+                    created.append(blob)
                 first = first or LayoutBlobs(directory)
-        except (OSError, BackendError) as err:
-            for directory in new:  # no index.json yet: nothing points at these blobs
+        except BaseException as err:
+            # No index.json points at this write's blobs yet, so a failure or an interrupt
+            # (Ctrl-C, SIGTERM) takes back every one of them, and every directory it made.
+            for path in created:
+                path.unlink(missing_ok=True)
+            for directory in new:
                 shutil.rmtree(directory, ignore_errors=True)
-            if isinstance(err, BackendError):
-                raise
-            raise BackendError(f"cannot write blobs to the layout: {err}") from None
+            if isinstance(err, OSError):
+                raise BackendError(f"cannot write blobs to the layout: {describe(err)}"
+                                   ) from None
+            raise
         saved, failed = [], {}
         for directory, ref in directories.items():
             index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [{
@@ -210,8 +219,18 @@ class LayoutStore(ImageStore):
         return SaveResult(digest=digest, manifest_size=len(top), saved=tuple(saved),
                           failed=failed)
 
-    def _write_blobs(self, directory: Path, image: Image, written: LayoutBlobs | None) -> None:
-        """Every blob of ``image`` (its manifest included) into ``directory``.
+    def _first_missing(self, directory: Path) -> Path:
+        """The outermost directory of ``directory``'s path under the root that does not
+        exist yet: what a write that fails must remove to leave the root as it was."""
+        missing = directory
+        while missing.parent != self.root and not missing.parent.exists():
+            missing = missing.parent
+        return missing
+
+    def _write_blobs(self, directory: Path, image: Image, written: LayoutBlobs | None,
+                     created: list[Path]) -> None:
+        """Every blob of ``image`` (its manifest included) into ``directory``; each blob file
+        it adds goes into ``created``.
 
         ``written`` is a directory this write already filled: every further name takes its
         layers from there (a hard link where the filesystem allows) rather than streaming
@@ -224,17 +243,22 @@ class LayoutStore(ImageStore):
             write_atomically(layout_file, OCI_LAYOUT_FILE)
         for layer in image.layers:
             target = blobs.path(layer.digest)
-            if target.exists() or (written and _hard_link(written.path(layer.digest), target)):
+            if target.exists():
+                continue
+            if written and _hard_link(written.path(layer.digest), target):
+                created.append(target)
                 continue
             source = written or layer.source
             if source is None:
                 raise BackendError(f"layer {layer.digest} has no source to copy it from")
             with source.open_blob(layer.digest) as stream:
                 _store_verified(stream, target, layer.digest)
+            created.append(target)
         for data in (image.config_bytes(), image.manifest_bytes()):
             target = blobs.path(sha256_digest(data))
             if not target.exists():
                 write_atomically(target, data)
+                created.append(target)
 
 
 def _hard_link(existing: Path, target: Path) -> bool:

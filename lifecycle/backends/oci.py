@@ -7,6 +7,7 @@ A name points at an image or at an index of images; an index inside an index is 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -134,5 +135,6 @@ def image_from_manifest(manifest: Mapping[str, Any], media_type: str, what: str,
 def _digest(value: object, what: str) -> str:
     """A ``sha256:<64 hex>`` digest; anything else is refused before it is used as a name."""
     if not isinstance(value, str) or not is_sha256_digest(value):
-        raise BackendError(f"{what}: {value!r} is not a sha256 digest")
+        shown = json.dumps(value)[:80]   # as the document spells it, never a Python repr
+        raise BackendError(f"{what}: {shown} is not a sha256 digest")
     return value

@@ -38,6 +38,7 @@ from lifecycle.backends.base import (
 from lifecycle.backends.oci import child_what, follow_default, stored_document, verify
 from lifecycle.backends.retry import RETRIABLE_STATUSES, RetryPolicy
 from lifecycle.backends.tls import TrustConfig
+from lifecycle.causes import describe
 from lifecycle.image.growing import GrowingBlob
 from lifecycle.image.index import ImageIndex, IndexChild, Platform, StoredIndex
 from lifecycle.image.model import (
@@ -146,8 +147,8 @@ class RegistryClient:
             except requests.RequestException as err:
                 if not (replayable and _transient(err) and self.policy.may_retry(attempt)):
                     raise BackendError(f"cannot reach {unreachable} {repo.registry}: "
-                                       f"{type(err).__name__}") from None
-                fault, retry_after = type(err).__name__, None
+                                       f"{describe(err)}") from None
+                fault, retry_after = describe(err), None
             else:
                 if not (response.status_code in RETRIABLE_STATUSES and replayable
                         and self.policy.may_retry(attempt)):
@@ -170,7 +171,7 @@ class RegistryClient:
             cause = detail.group(1).strip() if detail else "certificate verify failed"
             return (f"cannot reach registry {registry}: its TLS certificate is not trusted "
                     f"({cause}); {self.trust.advice(registry)}")
-        return f"cannot reach registry {registry}: TLS handshake failed"
+        return f"cannot reach registry {registry}: {describe(err)}"
 
     def scheme_for(self, registry: str) -> str:
         """For a registry that may be reached over plain HTTP (loopback, -insecure-registry):
@@ -318,7 +319,7 @@ class _ResponseStream(io.RawIOBase):
                 data = self._read(len(target))
                 break
             except urllib3.exceptions.HTTPError as err:
-                fault = type(err).__name__
+                fault = describe(err)
             failures += 1
             self.response.close()
             if not self.policy.may_retry(failures):
@@ -598,7 +599,7 @@ class RegistryStore(ImageStore):
             # file that cannot be read will not do better the next time.
             failure = BackendError if isinstance(source, RegistryBlobs) else _LocalSourceFailed
             raise failure(f"cannot read blob {digest} from {source.describe()} for "
-                          f"{repo}: {err}") from None
+                          f"{repo}: {describe(err)}") from None
 
     def _upload_chunks(self, repo: Repository, scope: str, location: str, digest: str,
                        stream: _SizedStream) -> requests.Response:

@@ -17,6 +17,8 @@ class ExitCode(IntEnum):
     INCOMPATIBLE_PLATFORM_API = 11
     EXPORT_FAILED = 62
     REBASE_FAILED = 72
+    INTERRUPTED = 130     # SIGINT (Ctrl-C): 128 + 2, as a shell reports a process it killed
+    TERMINATED = 143      # SIGTERM: 128 + 15
 
 
 class LifecycleError(Exception):

@@ -16,6 +16,7 @@ exit 2 or 0, usage on stderr). A value that is well-formed syntax but not a vali
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -169,7 +170,7 @@ class FlagSet:
             if flag is None:
                 if name in _HELP_NAMES:
                     raise UsageExit(ExitCode.SUCCESS, self.usage())
-                raise self._syntax_error(f"flag provided but not defined: -{name}")
+                raise self._unknown_flag(name)
             if value is None and flag.kind is FlagKind.BOOL:
                 value = "true"             # a bool never consumes the next argument
             elif value is None:
@@ -204,6 +205,17 @@ class FlagSet:
 
     def _syntax_error(self, message: str) -> UsageExit:
         return UsageExit(ExitCode.FLAG_PARSE, f"{message}\n{self.usage()}")
+
+    def _unknown_flag(self, name: str) -> UsageExit:
+        """Go's error and usage; with a close defined spelling, the suggestion right after the
+        error and once more below the usage, where a terminal leaves the eye."""
+        message = f"flag provided but not defined: -{name}"
+        close = difflib.get_close_matches(name, self._by_spelling, n=1, cutoff=0.75)
+        if not close:
+            return self._syntax_error(message)
+        hint = f"did you mean -{close[0]}?"
+        return UsageExit(ExitCode.FLAG_PARSE,
+                         f"{message}\n{hint}\n{self.usage()}{message} ({hint})\n")
 
 
 class ParsedFlags:

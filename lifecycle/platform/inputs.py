@@ -25,6 +25,7 @@ from lifecycle.platform import api
 from lifecycle.platform.api import Features, PlatformAPI, features_for, platform_api_from
 from lifecycle.platform.exits import ExitCode, LifecycleError, invalid_args
 from lifecycle.platform.flags import (
+    Flag,
     FlagSet,
     ParsedFlags,
     UsageExit,
@@ -45,6 +46,8 @@ VERSION_TEXT = f"{__version__}\n"
 LOG_LEVELS = ("debug", "info", "warn", "warning", "error")
 LOG_FORMATS = ("console", "json")
 NO_CACHE_WARNING = "Will not cache data, no cache flag specified."
+"""Logged by the exporter once its inputs proved valid, so that it never precedes an input
+error."""
 LAUNCH_CACHE_WARNING = "Ignoring -launch-cache, only intended for use with -daemon"
 
 
@@ -325,8 +328,6 @@ def resolve_exporter_inputs(argv: Sequence[str], environ: Mapping[str, str],
         launch_cache_dir = None
     cache_dir = _optional_path(flags, "cache-dir", cwd)
     cache_image = _optional_reference(flags, "cache-image")
-    if cache_dir is None and cache_image is None:
-        warnings.append(NO_CACHE_WARNING)
     created = _created(environ, features, warnings)
     if flags.boolean("index") and shared.target.daemon:
         raise invalid_args("parse arguments", "-index cannot be used with -daemon: the Docker "
@@ -388,6 +389,7 @@ def resolve_rebase_many_inputs(argv: Sequence[str], environ: Mapping[str, str],
     flags, platform_api = _parse(REBASE_MANY_FLAGS, argv, environ)
     log = _log_settings(flags)
     target = _target(flags, cwd)
+    warnings = _ignored_layout_dir(flags)
     if len(flags.positionals) != 1:
         raise invalid_args("parse arguments", "exactly one image list (a file, or - for "
                            f"standard input) is required, got {len(flags.positionals)}")
@@ -397,7 +399,7 @@ def resolve_rebase_many_inputs(argv: Sequence[str], environ: Mapping[str, str],
                            f"{jobs} is not between 1 and {MAX_REBASE_JOBS}")
     image_list = flags.positionals[0]
     return RebaseManyInputs(
-        shared=SharedInputs(platform_api, target, log, *_run_image(flags)),
+        shared=SharedInputs(platform_api, target, log, *_run_image(flags), warnings=warnings),
         image_list=image_list if image_list == "-" else str(_absolute(image_list, cwd)),
         force=flags.boolean("force"),
         jobs=jobs,
@@ -445,7 +447,7 @@ def _resolve_shared(flags: ParsedFlags, platform_api: PlatformAPI, cwd: Path) ->
         raise invalid_args("parse arguments",
                            f"exporting to multiple registries is unsupported: {on}")
     run_image, run_image_origin = _run_image(flags)
-    warnings = tuple(
+    warnings = _ignored_layout_dir(flags) + tuple(
         f"unconsumed flag-like positional arg: {name} (flags must come before the first image "
         "argument; it is treated as an image name)"
         for name in names if name.startswith("-"))
@@ -499,6 +501,16 @@ def _target(flags: ParsedFlags, cwd: Path) -> Target:
             raise invalid_args("parse arguments", "-layout-dir is required when -layout is set")
     return Target(daemon=daemon, layout_dir=layout_dir,
                   insecure_registries=frozenset(flags.strings("insecure-registry")))
+
+
+def _ignored_layout_dir(flags: ParsedFlags) -> tuple[str, ...]:
+    """A layout directory without ``-layout`` would be silently ignored, and the images read
+    from and written to somewhere else: say so."""
+    if flags.boolean("layout") or not flags.string("layout-dir"):
+        return ()
+    where = "the Docker daemon" if flags.boolean("daemon") else "the registry"
+    return (f"Ignoring {flags.origin('layout-dir')}: it is used only with -layout; images "
+            f"are read from and written to {where}",)
 
 
 def _check_alias_conflict(flags: ParsedFlags, name: str, message: str) -> None:
@@ -563,3 +575,108 @@ def _created(environ: Mapping[str, str], features: Features, warnings: list[str]
             return created.isoformat(timespec="seconds").replace("+00:00", "Z")
     warnings.append("Ignoring invalid SOURCE_DATE_EPOCH")
     return NORMALIZED_TIME
+
+
+# -- inspect-image ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class InspectInputs:
+    """What ``inspect-image`` needs: the image, where to read it, and for which registry a
+    rebase's choice of run image should be shown."""
+
+    image: Reference
+    image_name: str
+    registry: str                     # -registry, else the image's own registry
+    json: bool
+    target: Target
+    log: LogSettings
+    warnings: tuple[str, ...] = ()
+
+
+def _tool_flags(*names: str) -> tuple[Flag, ...]:
+    """The target and log flags named, for the tools beside the phases, which no platform
+    runs: they take every flag at every platform API."""
+    return tuple(flag for flag in _TARGET_AND_LOG_FLAGS if flag.name in names)
+
+
+def _parse_tool(flag_set: FlagSet, argv: Sequence[str],
+                environ: Mapping[str, str]) -> tuple[ParsedFlags, LogSettings]:
+    """Parse a tool's flags (``-h``, ``-version`` and syntax errors as for the phases);
+    returns them with the log settings."""
+    try:
+        flags = flag_set.parse(argv, environ)
+    except UsageExit as usage:
+        raise EarlyExit(usage.code, usage.output, to_stderr=True) from None
+    if flags.boolean("version"):
+        raise EarlyExit(ExitCode.SUCCESS, VERSION_TEXT, to_stderr=False)
+    return flags, _log_settings(flags)
+
+
+INSPECT_FLAGS = FlagSet("inspect-image", "[flags] <image>", (
+    *_tool_flags("daemon", "layout", "layout-dir", "insecure-registry", "log-level",
+                 "log-format", "no-color", "version"),
+    string_flag("registry", "show the run image a rebase would choose for this registry",
+                default_text="the image's own registry"),
+    bool_flag("json", "print one JSON document"),
+))
+
+
+def resolve_inspect_inputs(argv: Sequence[str], environ: Mapping[str, str],
+                           cwd: Path) -> InspectInputs:
+    """Resolve ``inspect-image``'s argv and environment; errors as for the phases."""
+    flags, log = _parse_tool(INSPECT_FLAGS, argv, environ)
+    target = _target(flags, cwd)
+    if len(flags.positionals) != 1:
+        raise invalid_args("parse arguments",
+                           f"exactly one image is required, got {len(flags.positionals)}")
+    name = flags.positionals[0]
+    image = _reference(name, "image argument")
+    registry = image.registry
+    if flags.string("registry"):
+        # Spelled as references spell it ("docker.io" is "index.docker.io").
+        registry = _reference(f"{flags.string('registry')}/any/repository",
+                              "-registry").registry
+    return InspectInputs(image=image, image_name=name, registry=registry,
+                         json=flags.boolean("json"), target=target, log=log,
+                         warnings=_ignored_layout_dir(flags))
+
+
+# -- layout-add ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LayoutAddInputs:
+    """What ``layout-add`` needs: an image to read (registry or daemon) and the layout name
+    to store it under."""
+
+    source: Reference
+    name: Reference                   # where it goes in the layout (default: the same name)
+    layout_dir: Path
+    source_target: Target             # the registry (default) or the daemon
+    log: LogSettings
+
+
+LAYOUT_ADD_FLAGS = FlagSet("layout-add", "[flags] <image> [<name-in-layout>]", (
+    *_tool_flags("daemon", "insecure-registry", "log-level", "log-format", "no-color",
+                 "version"),
+    string_flag("layout-dir", "root of the OCI layout directory to add the image to",
+                "CNB_LAYOUT_DIR"),
+))
+
+
+def resolve_layout_add_inputs(argv: Sequence[str], environ: Mapping[str, str],
+                              cwd: Path) -> LayoutAddInputs:
+    """Resolve ``layout-add``'s argv and environment; errors as for the phases."""
+    flags, log = _parse_tool(LAYOUT_ADD_FLAGS, argv, environ)
+    layout_dir = _optional_path(flags, "layout-dir", cwd)
+    if layout_dir is None:
+        raise invalid_args("parse arguments", "-layout-dir is required")
+    if not 1 <= len(flags.positionals) <= 2:
+        raise invalid_args("parse arguments", "an image, and optionally the name to give it in "
+                           f"the layout, are required, got {len(flags.positionals)} arguments")
+    source = _reference(flags.positionals[0], "image argument")
+    name = _reference(flags.positionals[-1], "name in the layout")
+    return LayoutAddInputs(
+        source=source, name=name, layout_dir=layout_dir,
+        source_target=Target(daemon=flags.boolean("daemon"),
+                             insecure_registries=frozenset(flags.strings("insecure-registry"))),
+        log=log)

@@ -32,9 +32,11 @@ class Result:
         return self.stdout + self.stderr
 
 
-COMMANDS = {"exporter": "exporter", "rebaser": "rebaser", "rebasemany": "rebase-many"}
+COMMANDS = {"exporter": "exporter", "rebaser": "rebaser", "rebasemany": "rebase-many",
+            "inspect": "inspect-image", "layout-add": "layout-add"}
 MODULES = {"exporter": "lifecycle.exporter", "rebaser": "lifecycle.rebaser",
-           "rebasemany": "lifecycle.rebasemany"}
+           "rebasemany": "lifecycle.rebasemany", "inspect": "lifecycle.inspect",
+           "layout-add": "lifecycle.layoutadd"}
 
 
 def run_phase(phase: str, *args: str, env: Mapping[str, str] | None = None,

@@ -171,6 +171,7 @@ def test_a_broken_toml_file_is_one_line_naming_it(world: World, kind: str,
     line = outcome.error_line()
     assert outcome.code == 3, line
     assert str(path) in line
+    assert "Will not cache data" not in outcome.err   # an input error comes alone
     world.nothing_written()
 
 
@@ -216,6 +217,8 @@ def test_a_bad_flag_or_variable(world: World, extra: list[str], env: dict[str, s
         assert fragment in outcome.err and "Traceback" not in outcome.err
     else:
         assert fragment in outcome.error_line()
+    if code == 3:
+        assert "Will not cache data" not in outcome.err   # an input error comes alone
     if "-report" not in extra:  # the report comes after the image, as in the lifecycle
         assert not (world.root / "oci" / "example.com/apps/hostile").exists()
 

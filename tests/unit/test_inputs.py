@@ -21,7 +21,6 @@ from lifecycle.platform.inputs import (
     DEFAULT_PLATFORM_API,
     EXPORTER_FLAGS,
     LAUNCH_CACHE_WARNING,
-    NO_CACHE_WARNING,
     REBASER_FLAGS,
     SUPPORTED_PLATFORM_APIS,
     EarlyExit,
@@ -264,7 +263,7 @@ DEFAULT_SHARED = SharedInputs(api=PlatformAPI(0, 3), target=Target(), log=LogSet
 def test_exporter_defaults(tmp_path: Path) -> None:
     resolved = export(tmp_path)
     assert resolved == ExporterInputs(
-        shared=replace(DEFAULT_SHARED, warnings=(NO_CACHE_WARNING,)),
+        shared=DEFAULT_SHARED,
         stack_path=tmp_path / "buildpacks" / "stack.toml", run_path=Path("/cnb/run.toml"),
         layers_dir=Path("/layers"),
         app_dir=Path("/workspace"), group_path=Path("/layers/group.toml"),
@@ -377,8 +376,15 @@ def test_supported_platform_apis(tmp_path: Path, api: str) -> None:
 # -- warnings ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("argv", "env", "warnings"), [
-    ([], {}, (NO_CACHE_WARNING,)),
+    ([], {}, ()),   # no cache flag: the exporter warns once the inputs proved valid
     (["-cache-dir", "/c"], {}, ()),
+    (["-layout-dir", "/l", "-cache-dir", "/c"], {},
+     ("Ignoring -layout-dir: it is used only with -layout; images are read from and written "
+      "to the registry",)),
+    (["-daemon", "-cache-dir", "/c"], {"CNB_LAYOUT_DIR": "/l"},
+     ("Ignoring CNB_LAYOUT_DIR: it is used only with -layout; images are read from and "
+      "written to the Docker daemon",)),
+    (["-layout", "-layout-dir", "/l", "-cache-dir", "/c"], {}, ()),
     (["-cache-image", "reg.example/cache"], {}, ()),
     ([], {"CNB_CACHE_DIR": "/c"}, ()),
     (["-launch-cache", "/lc", "-cache-dir", "/c"], {}, (LAUNCH_CACHE_WARNING,)),

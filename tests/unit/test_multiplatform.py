@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle import exporter, rebaser
+from lifecycle import cli, exporter, rebaser
 from lifecycle.image import mutate
 from lifecycle.image.index import ImageIndex, IndexChild
 from lifecycle.image.model import Image
@@ -30,8 +30,7 @@ RUN = "reg.io/run:v1"
 @pytest.fixture
 def store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> MemoryStore:
     memory = MemoryStore()
-    monkeypatch.setattr(rebaser, "open_store", lambda target: memory)
-    monkeypatch.setattr(exporter, "open_store", lambda target: memory)
+    monkeypatch.setattr(cli, "open_store", lambda target, connections: memory)
     for key in ("CNB_RUN_IMAGE", "CNB_PLATFORM_API", "SOURCE_DATE_EPOCH", "CNB_STACK_PATH",
                 "CNB_MIRRORS_PATH"):
         monkeypatch.delenv(key, raising=False)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle import archive, exporter, rebaser
+from lifecycle import archive, cli, exporter, rebaser
 from lifecycle.image import mutate
 from lifecycle.image.model import Image
 from lifecycle.platform.api import PlatformAPI, features_for
@@ -189,7 +189,7 @@ def test_reproducible_across_stores(monkeypatch: pytest.MonkeyPatch, build: Samp
     digests = []
     for _ in range(2):
         memory = MemoryStore()
-        monkeypatch.setattr(exporter, "open_store", lambda target, m=memory: m)
+        monkeypatch.setattr(cli, "open_store", lambda target, connections, m=memory: m)
         publish(memory, run_image(tmp_path, "v1"), "reg.io/run:v1")
         assert export(build) == 0
         digests.append(memory.images[parse_reference(APP).name].digest())
