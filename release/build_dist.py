@@ -61,11 +61,9 @@ def build_binary(work: Path) -> Path:
     return work / "bin" / "cnb-lifecycle"
 
 
-def main() -> Path:
-    work = ROOT / "build" / "dist"
+def main(dist: Path = ROOT / "dist", work: Path = ROOT / "build" / "dist") -> Path:
     binary = build_binary(work)
-    dist = ROOT / "dist"
-    dist.mkdir(exist_ok=True)
+    dist.mkdir(parents=True, exist_ok=True)
     archive = dist / f"cnb-lifecycle-{__version__}-linux-x86-64.tgz"
     partial = archive.with_suffix(".partial")
     with tarfile.open(partial, "w:gz") as tar:
@@ -316,12 +314,16 @@ if __name__ == "__main__":
                         help="instead, write in DIR what goes over the lifecycle image whose "
                              "/cnb is copied at --base-cnb (see the Dockerfile)")
     parser.add_argument("--base-cnb", type=Path, metavar="DIR")
+    parser.add_argument("--dist-dir", type=Path, default=ROOT / "dist", metavar="DIR",
+                        help="where the archive goes (default: dist)")
+    parser.add_argument("--work-dir", type=Path, default=ROOT / "build" / "dist",
+                        metavar="DIR", help="PyInstaller's scratch space (default: build/dist)")
     options = parser.parse_args()
     if options.image_root:
         if not options.base_cnb:
             parser.error("--image-root needs --base-cnb")
         print(image_root(options.image_root, options.base_cnb))
     else:
-        built = main()
+        built = main(options.dist_dir, options.work_dir)
         if options.with_lifecycle:
             overlay(built, options.with_lifecycle)

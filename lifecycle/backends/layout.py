@@ -2,7 +2,9 @@
 
 ``reg.io/org/app:tag`` lives at ``<root>/reg.io/org/app/tag`` (a digest reference at
 ``<root>/reg.io/org/app/sha256/<hex>``), the way the Go lifecycle lays out ``-layout``
-exports. Each directory holds ``oci-layout``, ``index.json`` and ``blobs/sha256/``.
+exports. Each directory holds ``oci-layout``, ``index.json`` and ``blobs/sha256/``. An image
+read from a layout is identified as ``<that directory>@<manifest digest>``, as the Go lifecycle
+records a layout run image's ``runImage.reference``.
 
 Writes never leave a partial image behind: every blob is written to a temporary file,
 verified against its digest and renamed into place; ``index.json`` — the only thing that
@@ -142,7 +144,7 @@ class LayoutStore(ImageStore):
             raise BackendError(f"{index_path} does not reference a manifest")
         if len(named) > 1:
             listed = parse_index(root.with_children(tuple(named)).manifest(), OCI_INDEX, what)
-            return StoredIndex(listed, f"{ref.context}@{sha256_digest(index_data)}",
+            return StoredIndex(listed, f"{directory}@{sha256_digest(index_data)}",
                                sha256_digest(index_data), len(index_data))
         return self._stored(ref, named[0], what)
 
@@ -163,7 +165,8 @@ class LayoutStore(ImageStore):
                                    f"{err.strerror}") from None
 
         data = fetch(descriptor.digest, what)
-        return stored_document(data, descriptor.media_type, descriptor.digest, ref.context,
+        return stored_document(data, descriptor.media_type, descriptor.digest,
+                               str(self.path_for(ref)),
                                what, fetch, blobs, child)
 
     def blob_stager(self, refs: Sequence[Reference]) -> None:

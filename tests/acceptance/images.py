@@ -1,59 +1,94 @@
 """The images the acceptance story builds, since none can be pulled: a Debian 12 base with
 Python (debootstrap, cached as a tarball), the lifecycle image from the repository's
-Dockerfile on top of it, and a builder image carrying /buildpacks/stack.toml."""
+Dockerfile on top of it, and a builder image carrying /buildpacks/stack.toml.
+
+Each step has its own bound (the session fixtures that call them are outside pytest's
+per-test timeout) and raises :class:`~tests.harness.services.ServiceError` saying which step
+failed.
+"""
 
 from __future__ import annotations
 
 import io
 import os
 import shutil
-import subprocess
 import sys
 import tarfile
+import tempfile
+import time
+from collections import deque
 from pathlib import Path
+from typing import Any
 
 import docker
 
-from tests.harness.dockerd import CACHE
-from tests.harness.services import ensure_commands
+from tests.harness.services import CACHE, ServiceError, ensure_commands, run_bounded
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE_ROOTFS = "bookworm-python3-minbase.tar"
 BASE_IMAGE = "cnb-acceptance/python-base:bookworm"
 LIFECYCLE_IMAGE = "cnb-acceptance/lifecycle:dev"
+DEBOOTSTRAP_SECONDS = 900
+DEBOOTSTRAP_ATTEMPTS = 2
+WHEELS_SECONDS = 900
+BUILD_SECONDS = 900
 
 
 def debootstrap_rootfs(include: tuple[str, ...], cache_name: str) -> Path:
     """``debootstrap --variant=minbase [--include=...] bookworm``, tarred once per machine
-    (under a minute) into the test cache."""
+    (a few minutes) into the test cache."""
     tarball = CACHE / cache_name
     if tarball.is_file():
         return tarball
     ensure_commands(["debootstrap"], ["debootstrap"])
     CACHE.mkdir(parents=True, exist_ok=True)
-    rootfs = CACHE / f"{cache_name}.rootfs"
-    shutil.rmtree(rootfs, ignore_errors=True)
-    subprocess.run(["debootstrap", "--variant=minbase",
-                    *([f"--include={','.join(include)}"] if include else []),
-                    "bookworm", str(rootfs), "http://deb.debian.org/debian"], check=True,
-                   capture_output=True, timeout=1800)
-    partial = tarball.with_suffix(".partial")
-    subprocess.run(["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(partial), "."],
-                   check=True)
-    os.replace(partial, tarball)
-    shutil.rmtree(rootfs, ignore_errors=True)
+    # Each its own scratch names: other test runs on the machine may be making it too.
+    rootfs = Path(tempfile.mkdtemp(prefix=f"{cache_name}.rootfs-", dir=CACHE))
+    partial = rootfs.with_name(f"{rootfs.name}.tar")
+    try:
+        for attempt in range(DEBOOTSTRAP_ATTEMPTS):  # a mirror mid-sync serves corrupt debs
+            shutil.rmtree(rootfs, ignore_errors=True)
+            try:
+                run_bounded(["debootstrap", "--variant=minbase",
+                             *([f"--include={','.join(include)}"] if include else []),
+                             "bookworm", str(rootfs), "http://deb.debian.org/debian"],
+                            f"debootstrap of Debian 12 into {rootfs}", DEBOOTSTRAP_SECONDS)
+                break
+            except ServiceError:
+                if attempt + 1 == DEBOOTSTRAP_ATTEMPTS:
+                    raise
+        run_bounded(["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(partial), "."],
+                    f"tarring {rootfs}", 300)
+        os.replace(partial, tarball)
+    finally:
+        shutil.rmtree(rootfs, ignore_errors=True)
+        partial.unlink(missing_ok=True)
     return tarball
 
 
 def import_rootfs(client: docker.DockerClient, tarball: Path, name: str) -> str:
-    """``docker import`` of a rootfs tarball as ``name`` (once per daemon)."""
+    """``docker import`` of a rootfs tarball as ``name`` (once per daemon), streamed."""
     try:
         client.images.get(name)
     except docker.errors.ImageNotFound:
         repository, _, tag = name.rpartition(":")
         with tarball.open("rb") as rootfs:
-            client.api.import_image_from_data(rootfs.read(), repository=repository, tag=tag)
+            client.api.import_image_from_data(rootfs, repository=repository, tag=tag)
     return name
+
+
+def build_image(client: docker.DockerClient, what: str, **options: Any) -> None:
+    """``docker build`` with ``options``, within :data:`BUILD_SECONDS`; a failure says
+    ``what`` failed and shows the end of the build's output."""
+    deadline = time.monotonic() + BUILD_SECONDS
+    output: deque[str] = deque(maxlen=30)
+    for event in client.api.build(rm=True, decode=True, timeout=BUILD_SECONDS, **options):
+        output.extend(str(event.get("stream", "")).splitlines())
+        if "error" in event:
+            raise ServiceError(f"{what} failed: {str(event['error']).strip()}; the end of "
+                               f"its output:\n" + "\n".join(output))
+        if time.monotonic() > deadline:
+            raise ServiceError(f"{what} did not finish in {BUILD_SECONDS} s")
 
 
 def import_base(client: docker.DockerClient) -> str:
@@ -84,16 +119,17 @@ def source_context(context: Path) -> Path:
 
 def add_wheels(context: Path, *more: str) -> None:
     """``pip wheel --wheel-dir wheels . [more...]`` on the host, for ``WHEELS=wheels``."""
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir",
-                    str(context / "wheels"), str(ROOT), *more], check=True, timeout=900,
-                   capture_output=True)
+    run_bounded([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir",
+                 str(context / "wheels"), str(ROOT), *more], "building the wheels for the image",
+                WHEELS_SECONDS)
 
 
 def build_lifecycle_image(client: docker.DockerClient, context: Path) -> str:
     """The repository's Dockerfile, built from wheels made on the host (no network inside)."""
     add_wheels(source_context(context))
-    client.images.build(path=str(context), tag=LIFECYCLE_IMAGE, rm=True, network_mode="none",
-                        buildargs={"BASE_IMAGE": import_base(client), "WHEELS": "wheels"})
+    build_image(client, "building the lifecycle image", path=str(context), tag=LIFECYCLE_IMAGE,
+                network_mode="none",
+                buildargs={"BASE_IMAGE": import_base(client), "WHEELS": "wheels"})
     return LIFECYCLE_IMAGE
 
 
@@ -109,6 +145,6 @@ def build_builder_image(client: docker.DockerClient, stack_toml: str, tag: str) 
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     context.seek(0)
-    client.images.build(fileobj=context, custom_context=True, tag=tag, rm=True,
-                        network_mode="none")
+    build_image(client, "building the builder image", fileobj=context, custom_context=True,
+                tag=tag, network_mode="none")
     return tag

@@ -19,21 +19,15 @@ from pathlib import Path
 import pytest
 
 from lifecycle.samplebuild import write_sample_build
-from tests.acceptance.images import build_builder_image, build_lifecycle_image
+from tests.acceptance.images import build_builder_image
 from tests.harness.dockerd import Dockerd
 from tests.harness.images import publish_run_image, skopeo_inspect
 from tests.harness.registry import Registries
-from tests.harness.services import ensure_commands
 
 pytestmark = pytest.mark.acceptance
 
 COMPOSE_FILE = Path(__file__).with_name("docker-compose.yml")
 BUILD_UID = 1000
-
-
-@pytest.fixture(scope="module")
-def lifecycle_image(dockerd: Dockerd, tmp_path_factory: pytest.TempPathFactory) -> str:
-    return build_lifecycle_image(dockerd.client, tmp_path_factory.mktemp("context"))
 
 
 @pytest.fixture
@@ -47,10 +41,10 @@ def volumes(tmp_path: Path) -> Iterator[Path]:
     shutil.rmtree(root, ignore_errors=True)
 
 
-def compose(dockerd: Dockerd, service: str, variables: dict[str, str]) -> str:
-    ensure_commands(["docker-compose"], ["docker-compose"])
+def compose(docker_compose: str, dockerd: Dockerd, service: str,
+            variables: dict[str, str]) -> str:
     completed = subprocess.run(
-        ["docker-compose", "-f", str(COMPOSE_FILE), "-p", "cnbstory", "run", "--rm", "-T",
+        [docker_compose, "-f", str(COMPOSE_FILE), "-p", "cnbstory", "run", "--rm", "-T",
          service], capture_output=True, text=True, timeout=600,
         env={**os.environ, **variables, "DOCKER_HOST": dockerd.host})
     assert completed.returncode == 0, completed.stdout + completed.stderr
@@ -63,7 +57,8 @@ def run_image_version(dockerd: Dockerd, image: str) -> str:
 
 
 def test_the_seed_story(dockerd: Dockerd, registries: Registries, lifecycle_image: str,
-                        volumes: Path, tmp_path: Path, unique: str) -> None:
+                        docker_compose: str, volumes: Path, tmp_path: Path,
+                        unique: str) -> None:
     one, two = registries.one.host, registries.two.host
     canonical, mirror = f"{one}/{unique}/run:v1", f"{two}/{unique}/run:v1"
     publish_run_image(tmp_path / "v1", [canonical, mirror], "v1")
@@ -76,9 +71,9 @@ def test_the_seed_story(dockerd: Dockerd, registries: Registries, lifecycle_imag
         "CUSTOM_RUN_IMAGE": f"{two}/{unique}/custom-run:v3",
     }
 
-    exported_one = compose(dockerd, "export-to-one", variables)
+    exported_one = compose(docker_compose, dockerd, "export-to-one", variables)
     assert f"Selected run image '{canonical}'" in exported_one
-    exported_two = compose(dockerd, "export-to-two", variables)
+    exported_two = compose(docker_compose, dockerd, "export-to-two", variables)
     assert f"Selected run image '{mirror}'" in exported_two
     for app, run in ((variables["APP_ON_ONE"], canonical), (variables["APP_ON_TWO"], mirror)):
         label = json.loads(skopeo_inspect(app)["Labels"]["io.buildpacks.lifecycle.metadata"])
@@ -89,9 +84,9 @@ def test_the_seed_story(dockerd: Dockerd, registries: Registries, lifecycle_imag
 
     publish_run_image(tmp_path / "v2", [canonical, mirror], "v2")
     publish_run_image(tmp_path / "v3", [variables["CUSTOM_RUN_IMAGE"]], "v3")
-    scenario_1 = compose(dockerd, "rebase-scenario-1", variables)
+    scenario_1 = compose(docker_compose, dockerd, "rebase-scenario-1", variables)
     assert f"Selected run image '{canonical}'" in scenario_1
-    scenario_2 = compose(dockerd, "rebase-scenario-2", variables)
+    scenario_2 = compose(docker_compose, dockerd, "rebase-scenario-2", variables)
     assert f"Using run image '{variables['CUSTOM_RUN_IMAGE']}'" in scenario_2
 
     output = run_image_version(dockerd, variables["APP_ON_ONE"])

@@ -1,14 +1,56 @@
-"""What the dist tests share: a directory containers can mount, and running one to its end."""
+"""What the dist tests share: the release archive and a builder without Python, made once per
+session and outside the per-test timeout (PyInstaller takes minutes on two cores), a directory
+containers can mount, and running one to its end."""
 
 from __future__ import annotations
 
 import shutil
+import sys
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
+
+from tests.acceptance.images import ROOT, debootstrap_rootfs, import_rootfs
+from tests.harness.dockerd import Dockerd
+from tests.harness.preparing import preparing
+from tests.harness.services import run_bounded
+
+NO_PYTHON_IMAGE = "cnb-dist/minbase:bookworm"
+MAKE_DIST_SECONDS = 1200
+
+
+@pytest.fixture(scope="session")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``make dist``'s archive, built into a temp dir (PyInstaller's scratch space removed);
+    its build environment is the worktree's ``.venv-dist``, as for ``make dist``."""
+    output = tmp_path_factory.mktemp("make-dist")
+    with preparing("building the release archive (make dist, with PyInstaller)"):
+        run_bounded([sys.executable, str(ROOT / "release" / "build_dist.py"),
+                     "--dist-dir", str(output / "dist"), "--work-dir", str(output / "work")],
+                    "release/build_dist.py", MAKE_DIST_SECONDS)
+    shutil.rmtree(output / "work")
+    return next((output / "dist").glob("*.tgz"))
+
+
+@pytest.fixture(scope="session")
+def lifecycle_dir(archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The archive, unpacked where a container can mount it."""
+    root = tmp_path_factory.mktemp("dist")
+    with tarfile.open(archive) as tar:
+        tar.extractall(root, filter="tar")
+    return root
+
+
+@pytest.fixture(scope="session")
+def builder(dockerd: Dockerd) -> str:
+    """A Debian 12 minbase image: no Python in it."""
+    with preparing("making the builder without Python (debootstrap, docker import)"):
+        return import_rootfs(dockerd.client, debootstrap_rootfs((), "bookworm-minbase.tar"),
+                             NO_PYTHON_IMAGE)
 
 
 @pytest.fixture

@@ -15,8 +15,6 @@ import pytest
 
 from lifecycle.buildcache import CACHE_LABEL
 from lifecycle.platform.inputs import SUPPORTED_PLATFORM_APIS
-from release.build_dist import main as build_archive
-from tests.acceptance.images import debootstrap_rootfs, import_rootfs
 from tests.dist.conftest import run_to_completion
 from tests.dist.pack_descriptor import (
     PACK_0_12_BINARIES,
@@ -30,29 +28,6 @@ from tests.harness.registry import Registries
 from tests.integration.conftest import BUILD_USER, build_of_user
 
 pytestmark = pytest.mark.dist
-
-NO_PYTHON_IMAGE = "cnb-dist/minbase:bookworm"
-
-
-@pytest.fixture(scope="module")
-def archive() -> Path:
-    """``make dist``'s archive, built once for this module."""
-    return build_archive()
-
-
-@pytest.fixture(scope="module")
-def lifecycle_dir(archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The archive, unpacked where a container can mount it."""
-    root = Path(tmp_path_factory.mktemp("dist"))
-    with tarfile.open(archive) as tar:
-        tar.extractall(root, filter="tar")
-    yield root
-
-
-@pytest.fixture(scope="module")
-def builder(dockerd: Dockerd) -> str:
-    return import_rootfs(dockerd.client, debootstrap_rootfs((), "bookworm-minbase.tar"),
-                         NO_PYTHON_IMAGE)
 
 
 def in_builder(dockerd: Dockerd, builder: str, lifecycle_dir: Path, command: list[str],

@@ -19,6 +19,7 @@ import docker
 import pytest
 
 from tests.acceptance.images import (
+    build_image,
     add_wheels,
     debootstrap_rootfs,
     import_base,
@@ -32,6 +33,7 @@ from tests.dist.test_descriptor import GO_LAUNCHER
 from tests.harness.dockerd import Dockerd
 from tests.harness.images import publish_run_image, skopeo_inspect
 from tests.harness.registry import Registries
+from tests.harness.services import ServiceError
 
 pytestmark = [pytest.mark.dist, pytest.mark.timeout(1800)]  # builds PyInstaller in Docker
 
@@ -49,14 +51,13 @@ STAND_IN_DESCRIPTOR = (
 
 def docker_build(client: docker.DockerClient, context: Path, tag: str, network: str,
                  **buildargs: str) -> str:
-    """``docker build`` of ``context``; a failure shows the end of the build's output."""
+    """``docker build`` of ``context``, bounded; a failure shows the end of the build's
+    output."""
     try:
-        client.images.build(path=str(context), tag=tag, rm=True, network_mode=network,
-                            buildargs=buildargs)
-    except docker.errors.BuildError as err:
-        output = "".join(str(chunk.get("stream", chunk.get("error", "")))
-                         for chunk in err.build_log)
-        raise AssertionError(f"docker build failed: {err.msg}\n{output[-4000:]}") from None
+        build_image(client, f"docker build of {tag}", path=str(context), tag=tag,
+                    network_mode=network, buildargs=buildargs)
+    except ServiceError as err:
+        raise AssertionError(str(err)) from None
     return tag
 
 

@@ -12,14 +12,17 @@ none of the project's own backend code is involved.
 
 from __future__ import annotations
 
+import ctypes
 import io
 import json
 import lzma
 import os
+import re
 import shutil
 import subprocess
 import tarfile
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,12 +31,30 @@ from typing import Any
 import docker
 import docker.errors
 import pytest
-import requests
 
 from tests.harness.images import make_run_image_layout
-from tests.harness.services import ServiceError, ensure_commands, stop_process, wait_until
+from tests.harness.preparing import preparing
+from tests.harness.services import (
+    CACHE,
+    ServiceError,
+    download,
+    ensure_commands,
+    run_bounded,
+    stop_process,
+    wait_until,
+)
 
 START_TIMEOUT_SECONDS = 60
+DOWNLOAD_SECONDS = 600
+MNT_DETACH = 2
+
+
+class CleanupWarning(UserWarning):
+    """Something the harness started could not be cleaned up completely."""
+
+
+def warn_cleanup(message: str) -> None:
+    warnings.warn(message, CleanupWarning, stacklevel=2)
 
 
 @dataclass(frozen=True)
@@ -138,11 +159,17 @@ def start_dockerd(engine: Engine = CLASSIC) -> tuple[Dockerd, Callable[[], None]
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=environment)
 
     def stop() -> None:
-        # SIGTERM first: dockerd then stops the containerd it started itself.
-        stop_process(process, grace=20)
+        # SIGTERM first: dockerd then stops the containerd it started itself. Whatever it
+        # leaves mounted (the netns it binds under its exec root, a snapshot's overlay) is
+        # unmounted before the directories go: rmtree cannot remove a mount point.
+        try:
+            stop_process(process, grace=20)
+        except (OSError, subprocess.TimeoutExpired) as err:
+            warn_cleanup(f"dockerd (pid {process.pid}) did not stop: {err}")
         log.close()
-        shutil.rmtree(data_root, ignore_errors=True)
-        shutil.rmtree(root, ignore_errors=True)
+        for directory in dict.fromkeys((data_root, root)):
+            unmount_below(directory)
+            remove_tree(directory)
 
     def answers() -> bool:
         try:
@@ -162,10 +189,48 @@ def start_dockerd(engine: Engine = CLASSIC) -> tuple[Dockerd, Callable[[], None]
     return Dockerd(host, docker.DockerClient(base_url=host)), stop
 
 
+def mounts_below(directory: Path) -> list[Path]:
+    """Mount points at or under ``directory``, the most recent first."""
+    top = os.path.realpath(directory)
+    found = []
+    with open("/proc/self/mountinfo", encoding="utf-8") as mountinfo:
+        for line in mountinfo:
+            # the mount point is the fifth field, with blanks and backslashes octal-escaped
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)),
+                           line.split(" ")[4])
+            if point == top or point.startswith(top + os.sep):
+                found.append(Path(point))
+    return found[::-1]
+
+
+def unmount_below(directory: Path) -> None:
+    """Unmount everything at or under ``directory`` (lazily if it is busy); warn if any
+    mount stays."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for point in mounts_below(directory):
+        if libc.umount2(os.fsencode(point), 0) != 0 and \
+                libc.umount2(os.fsencode(point), MNT_DETACH) != 0:
+            warn_cleanup(f"cannot unmount {point}: {os.strerror(ctypes.get_errno())}")
+
+
+def remove_tree(directory: Path) -> None:
+    """``rmtree`` that warns, once, naming the first path it could not remove."""
+    if not os.path.lexists(directory):
+        return
+    failures: list[str] = []
+
+    def failed(_function: object, path: str, _excinfo: object) -> None:
+        failures.append(path)
+
+    shutil.rmtree(directory, onerror=failed)
+    if failures:
+        warn_cleanup(f"cannot remove {failures[0]} ({len(failures)} path(s) under "
+                     f"{directory} left behind)")
+
+
 # -- an engine with the containerd image store -----------------------------------------------
 
 TRIXIE_PACKAGES = "http://deb.debian.org/debian/dists/trixie/main/binary-amd64/Packages.xz"
-CACHE = Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "cnb-lifecycle-tests"
 
 
 def trixie_docker() -> Path:
@@ -185,24 +250,15 @@ def trixie_docker() -> Path:
     with tempfile.TemporaryDirectory(dir=CACHE) as scratch:
         # Streamed to files: a bench process that held them would pass its size on to the
         # peak RSS of every phase it starts.
-        index = download(TRIXIE_PACKAGES, Path(scratch) / "Packages.xz")
+        index = download(TRIXIE_PACKAGES, Path(scratch) / "Packages.xz", DOWNLOAD_SECONDS)
         root = Path(scratch) / "root"
         for package, filename in debian_filenames(index, ("docker.io", "containerd")).items():
             deb = download(f"http://deb.debian.org/debian/{filename}",
-                           Path(scratch) / f"{package}.deb")
-            subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+                           Path(scratch) / f"{package}.deb", DOWNLOAD_SECONDS)
+            run_bounded(["dpkg-deb", "-x", str(deb), str(root)], f"unpacking {deb.name}", 300)
         shutil.rmtree(target, ignore_errors=True)
         os.replace(root, target)
     return target
-
-
-def download(url: str, path: Path) -> Path:
-    with requests.get(url, stream=True, timeout=600) as response:
-        response.raise_for_status()
-        with path.open("wb") as file:
-            for chunk in response.iter_content(1 << 20):
-                file.write(chunk)
-    return path
 
 
 def debian_filenames(index: Path, packages: tuple[str, ...]) -> dict[str, str]:
@@ -229,7 +285,8 @@ def containerd_store_engine(data_parent: Path | None = None) -> Engine:
 
 @pytest.fixture(scope="session")
 def dockerd() -> Iterator[Dockerd]:
-    daemon, stop = start_dockerd()
+    with preparing("starting the tests' dockerd"):
+        daemon, stop = start_dockerd()
     try:
         yield daemon
     finally:
@@ -239,11 +296,11 @@ def dockerd() -> Iterator[Dockerd]:
 @pytest.fixture(scope="session")
 def containerd_dockerd() -> Iterator[Dockerd]:
     """A dockerd that keeps images in containerd (Engine 26 from Debian 13)."""
-    try:
+    with preparing(f"fetching Debian 13's docker.io for the containerd image store into "
+                   f"{CACHE}"):
         engine = containerd_store_engine()
-    except (requests.RequestException, OSError, subprocess.CalledProcessError) as err:
-        pytest.skip(f"cannot fetch Debian 13's docker.io for the containerd image store: {err}")
-    daemon, stop = start_dockerd(engine)
+    with preparing("starting the tests' dockerd with the containerd image store"):
+        daemon, stop = start_dockerd(engine)
     try:
         yield daemon
     finally:

@@ -2,7 +2,9 @@
 
 Used by the pytest plugins in this package and by the benchmarks under bench/. Every process
 gets its own port, data directory and log file, is waited for with a bound, and is stopped
-by PID.
+by PID. Every slow step (an ``apt-get``, a download, a build) has its own bound too and says
+what it was doing when it runs out: pytest's per-test timeout does not cover set-up done in
+session fixtures (``timeout_func_only``).
 """
 
 from __future__ import annotations
@@ -17,15 +19,60 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 import urllib3
 
 _apt_updated = False
 
+CACHE = (Path(os.environ["CNB_TEST_CACHE"]) if os.environ.get("CNB_TEST_CACHE") else
+         Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser()
+         / "cnb-lifecycle-tests")
+"""What the harness makes once per machine (debootstrap tarballs, Debian 13's engine);
+``CNB_TEST_CACHE`` points it elsewhere, e.g. at an empty directory to measure a cold run."""
+
+APT_LOCK_WAIT_SECONDS = 300  # other test runs on the machine may be installing too
+
 
 class ServiceError(RuntimeError):
     pass
+
+
+def run_bounded(command: Sequence[str], what: str, seconds: float,
+                **options: Any) -> subprocess.CompletedProcess[bytes]:
+    """Run ``command`` to its end within ``seconds``; on time-out its whole process group is
+    killed. Raises :class:`ServiceError` saying ``what`` failed, with the end of its output."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               start_new_session=True, **options)
+    try:
+        output, _ = process.communicate(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        raise ServiceError(f"{what} did not finish in {seconds:.0f} s; the end of its "
+                           f"output:\n{_tail(output)}") from None
+    if process.returncode != 0:
+        raise ServiceError(f"{what} failed with exit code {process.returncode}; the end of "
+                           f"its output:\n{_tail(output)}")
+    return subprocess.CompletedProcess(list(command), process.returncode, output)
+
+
+def _tail(output: bytes) -> str:
+    return "\n".join(output.decode(errors="replace").strip().splitlines()[-12:])
+
+
+def download(url: str, path: Path, seconds: float) -> Path:
+    """Stream ``url`` to ``path`` within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    with requests.get(url, stream=True, timeout=(30, 60)) as response:
+        response.raise_for_status()
+        with path.open("wb") as file:
+            for chunk in response.iter_content(1 << 20):
+                if time.monotonic() > deadline:
+                    raise ServiceError(f"downloading {url} did not finish in {seconds:.0f} s")
+                file.write(chunk)
+    return path
 
 
 def ensure_commands(commands: Sequence[str], packages: Sequence[str]) -> None:
@@ -37,11 +84,13 @@ def ensure_commands(commands: Sequence[str], packages: Sequence[str]) -> None:
         raise ServiceError(f"the tests need {', '.join(commands)}: install the Debian "
                            f"packages {' '.join(packages)} (apt-get install -y ...) and retry")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    lock = f"DPkg::Lock::Timeout={APT_LOCK_WAIT_SECONDS}"
     if not _apt_updated:
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, timeout=600)
+        run_bounded(["apt-get", "-o", lock, "update", "-qq"], "apt-get update", 600, env=env)
         _apt_updated = True
-    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
-                   check=True, env=env, timeout=900, stdout=subprocess.DEVNULL)
+    run_bounded(["apt-get", "-o", lock, "install", "-y", "-qq", "--no-install-recommends",
+                 *packages], f"installing the Debian packages {' '.join(packages)}", 900,
+                env=env)
     missing = [c for c in commands if not shutil.which(c)]
     if missing:
         raise ServiceError(f"installing {' '.join(packages)} did not provide {missing}")

@@ -162,16 +162,19 @@ def test_rebase_scenarios_in_the_daemon(engine: Engine, exported: Result, tmp_pa
     assert scenario_2.code == 0, scenario_2.output
     assert f"Loaded {loaded} of 8 layer(s) into the daemon" in scenario_2.stdout
     assert "run image version: custom" in daemon.run(names["app"])
-    same_base = engine.phase("rebaser", "-run-image", custom, names["app"])
+    same_base = engine.phase("rebaser", "-run-image", custom, "-report",
+                             str(tmp_path / "r3.toml"), names["app"])
     assert "Loaded 0 of 8 layer(s) into the daemon" in same_base.stdout
     assert "docker save" not in same_base.stdout
     assert engine.label(names["app"])["stack"] == {"runImage": {"image": custom}}
 
     other = names["app"].replace("/app:latest", "/other:1")
     daemon.load_layout(make_run_image_layout(tmp_path / "other", "x", stack_id="other"), other)
-    refused = engine.phase("rebaser", "-run-image", other, names["app"])
+    refused = engine.phase("rebaser", "-run-image", other, "-report",
+                           str(tmp_path / "r4.toml"), names["app"])
     assert refused.code == 72 and "incompatible stack" in refused.stderr
-    missing = engine.phase("rebaser", names["app"].replace("app:latest", "nothing:1"))
+    missing = engine.phase("rebaser", "-report", str(tmp_path / "r5.toml"),
+                           names["app"].replace("app:latest", "nothing:1"))
     assert missing.code == 72 and "not found in the daemon" in missing.stderr
 
 
@@ -189,7 +192,8 @@ def test_a_containerd_store_lacking_layers_gets_them_all(containerd_dockerd: Doc
     new_base = f"{unique}/run:v2"
     daemon.load_layout(make_run_image_layout(tmp_path / "v2", "v2"), new_base)
     rebased = run_phase("rebaser", "-daemon", "-log-level", "debug", "-run-image", new_base,
-                        app, env={"DOCKER_HOST": daemon.host})
+                        "-report", str(tmp_path / "report.toml"), app,
+                        env={"DOCKER_HOST": daemon.host})
     assert rebased.code == 0, rebased.output
     assert "The daemon lacks layers of the image" in rebased.stdout
     output = daemon.run(app)

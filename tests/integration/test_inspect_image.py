@@ -128,7 +128,8 @@ def test_layout_app(build: SampleBuild, tmp_path: Path, unique: str) -> None:
     assert selection["candidates"][0]["readable"] is False
     assert selection["candidates"][0]["why"].startswith("not present in the layout")
     assert document["runImage"]["image"] == canonical
-    assert document["runImage"]["reference"].startswith(f"mirror.example.com/{unique}/run@sha256:")
+    assert document["runImage"]["reference"].startswith(
+        f"{layout_root}/mirror.example.com/{unique}/run/")
     assert document["processes"][0]["command"] == ["hello"]
     text = run_phase("inspect", "-layout", "-layout-dir", str(layout_root), app)
     assert "  web: hello  [via shell]\n  shell: /bin/sh\n" in text.stdout

@@ -53,7 +53,8 @@ def test_export_and_rebase_in_a_layout(build: SampleBuild, tmp_path: Path) -> No
     config = inspect(app_path, config=True)
     label = json.loads(config["config"]["Labels"]["io.buildpacks.lifecycle.metadata"])  # type: ignore[index]
     assert label["stack"]["runImage"]["image"] == CANONICAL
-    assert label["runImage"]["reference"].startswith("example.com/cnb/run@sha256:")
+    # A layout run image is recorded as its directory and manifest digest, as lifecycle does.
+    assert label["runImage"]["reference"].startswith(f"{layout}/example.com/cnb/run/v1@sha256:")
     subprocess.run(["umoci", "stat", "--image", f"{app_path}:latest"], check=True,
                    capture_output=True, timeout=60)
 

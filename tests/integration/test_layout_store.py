@@ -69,7 +69,7 @@ def test_paths_follow_the_lifecycle(tmp_path: Path) -> None:
 def test_write_and_read_back(root: Path, tmp_path: Path) -> None:
     store = LayoutStore(root)
     run = store.read(parse_reference(RUN))
-    assert run.reference == f"example.com/cnb/run@{run.digest}"
+    assert run.reference == f"{store.path_for(parse_reference(RUN))}@{run.digest}"
     image = app_image(store, tmp_path)
     refs = [parse_reference(APP), parse_reference("example.com/apps/web:extra")]
     result = store.write(image, refs)
