@@ -15,8 +15,6 @@ from __future__ import annotations
 import base64
 import http.client
 import json
-import socket
-import ssl
 import subprocess
 import sys
 import time
@@ -25,10 +23,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from lifecycle.backends.registry import handshakes
+
 _RECORDER = r"""
 import base64, json, sys
 from requests.adapters import HTTPAdapter
 from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from lifecycle.backends.registry import handshakes
 out = open(sys.argv[1], "a")
 send = HTTPAdapter.send
 def recording_send(self, request, *args, **kwargs):
@@ -75,18 +77,6 @@ def record_rebase(records: Path, *rebaser_args: str) -> list[Recorded]:
             for item in map(json.loads, records.read_text().splitlines())]
 
 
-def _probe_tls(host: str, port: int) -> None:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    try:
-        with socket.create_connection((host, port), timeout=5) as raw, \
-                context.wrap_socket(raw, server_hostname=host):
-            pass
-    except OSError:
-        pass
-
-
 def _send_all(connection: http.client.HTTPConnection, requests: list[Recorded]) -> None:
     uploads: dict[str, str] = {}  # recorded upload path -> this replay's Location
     for recorded in requests:
@@ -123,7 +113,7 @@ def replay(requests: list[Recorded], workers: int = 1,
                for old, new in repositories] if repositories else [requests]
     connections = [http.client.HTTPConnection(host, port, timeout=60) for _ in range(workers)]
     start = time.perf_counter()
-    _probe_tls(host, port)
+    handshakes(host, port)  # the registry client's probe: does it speak TLS?
     with ThreadPoolExecutor(workers) as pool:
         futures = [pool.submit(_send_batches, connection, batches[index::workers])
                    for index, connection in enumerate(connections)]
