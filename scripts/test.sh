@@ -16,7 +16,7 @@ groups_report=$(mktemp)
 trap 'rm -f "$groups_report"' EXIT
 status=0
 CNB_TEST_GROUPS_REPORT="$groups_report" \
-  .venv/bin/python -m pytest -q -p no:cacheprovider "$@" || status=$?
+  .venv/bin/python -m pytest -q -p no:cacheprovider --durations=15 "$@" || status=$?
 if [ "$status" -eq 5 ]; then
   echo "pytest collected no tests: that is a failure" >&2
   exit 1

@@ -1,13 +1,15 @@
 """Shared pytest configuration: the harness modules provide the real-service fixtures, the
-count of each test group with its guard (``groups``), and the check that no test changed the
-host's default paths (``hostpaths``)."""
+count of each test group with its guard (``groups``), the check that no test changed the
+host's default paths (``hostpaths``), and the background warm-up of the test cache
+(``warmup``)."""
 
 import uuid
 
 import pytest
 
 pytest_plugins = ["tests.harness.registry", "tests.harness.dockerd", "tests.harness.tlsregistry",
-                  "tests.harness.groups", "tests.harness.hostpaths", "pytester"]
+                  "tests.harness.groups", "tests.harness.hostpaths", "tests.harness.warmup",
+                  "pytester"]
 
 
 @pytest.fixture

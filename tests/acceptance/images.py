@@ -22,10 +22,17 @@ from typing import Any
 
 import docker
 
-from tests.harness.services import CACHE, ServiceError, ensure_commands, run_bounded
+from tests.harness.services import (
+    CACHE,
+    ServiceError,
+    cache_lock,
+    ensure_commands,
+    run_bounded,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE_ROOTFS = "bookworm-python3-minbase.tar"
+NO_PYTHON_ROOTFS = "bookworm-minbase.tar"
 BASE_IMAGE = "cnb-acceptance/python-base:bookworm"
 LIFECYCLE_IMAGE = "cnb-acceptance/lifecycle:dev"
 DEBOOTSTRAP_SECONDS = 900
@@ -37,6 +44,11 @@ BUILD_SECONDS = 900
 def debootstrap_rootfs(include: tuple[str, ...], cache_name: str) -> Path:
     """``debootstrap --variant=minbase [--include=...] bookworm``, tarred once per machine
     (a few minutes) into the test cache."""
+    with cache_lock(cache_name):
+        return _debootstrap_rootfs(include, cache_name)
+
+
+def _debootstrap_rootfs(include: tuple[str, ...], cache_name: str) -> Path:
     tarball = CACHE / cache_name
     if tarball.is_file():
         return tarball

@@ -14,7 +14,7 @@ from typing import Any
 import docker
 import pytest
 
-from tests.acceptance.images import ROOT, debootstrap_rootfs, import_rootfs
+from tests.acceptance.images import NO_PYTHON_ROOTFS, ROOT, debootstrap_rootfs, import_rootfs
 from tests.harness.dockerd import Dockerd
 from tests.harness.preparing import preparing
 from tests.harness.services import run_bounded
@@ -49,7 +49,7 @@ def lifecycle_dir(archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 def builder(dockerd: Dockerd) -> str:
     """A Debian 12 minbase image: no Python in it."""
     with preparing("making the builder without Python (debootstrap, docker import)"):
-        return import_rootfs(dockerd.client, debootstrap_rootfs((), "bookworm-minbase.tar"),
+        return import_rootfs(dockerd.client, debootstrap_rootfs((), NO_PYTHON_ROOTFS),
                              NO_PYTHON_IMAGE)
 
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import tarfile
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 

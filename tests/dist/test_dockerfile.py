@@ -19,8 +19,8 @@ import docker
 import pytest
 
 from tests.acceptance.images import (
-    build_image,
     add_wheels,
+    build_image,
     debootstrap_rootfs,
     import_base,
     import_rootfs,

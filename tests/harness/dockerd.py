@@ -37,6 +37,7 @@ from tests.harness.preparing import preparing
 from tests.harness.services import (
     CACHE,
     ServiceError,
+    cache_lock,
     download,
     ensure_commands,
     run_bounded,
@@ -242,7 +243,11 @@ def trixie_docker() -> Path:
     the layers it unpacks with Go 1.19's sha256, 1.7 with the CPU's SHA instructions, and a
     rebase onto a new base takes it a third of the time.
     """
-    target = CACHE / "docker-trixie"
+    with cache_lock("docker-trixie"):
+        return _trixie_docker(CACHE / "docker-trixie")
+
+
+def _trixie_docker(target: Path) -> Path:
     if all((target / binary).is_file() for binary in ("usr/sbin/dockerd", "usr/bin/containerd")):
         return target
     ensure_commands(["dpkg-deb"], ["dpkg"])

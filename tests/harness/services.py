@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -25,6 +26,9 @@ import requests
 import urllib3
 
 _apt_updated = False
+_apt_lock = threading.Lock()
+_cache_locks: dict[str, threading.Lock] = {}
+_cache_locks_guard = threading.Lock()
 
 CACHE = (Path(os.environ["CNB_TEST_CACHE"]) if os.environ.get("CNB_TEST_CACHE") else
          Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser()
@@ -37,6 +41,13 @@ APT_LOCK_WAIT_SECONDS = 300  # other test runs on the machine may be installing 
 
 class ServiceError(RuntimeError):
     pass
+
+
+def cache_lock(entry: str) -> threading.Lock:
+    """The lock of one cache entry: whoever makes it holds it, so a fixture that needs an
+    entry a warm-up thread is making waits for it instead of making it again."""
+    with _cache_locks_guard:
+        return _cache_locks.setdefault(entry, threading.Lock())
 
 
 def run_bounded(command: Sequence[str], what: str, seconds: float,
@@ -76,7 +87,15 @@ def download(url: str, path: Path, seconds: float) -> Path:
 
 
 def ensure_commands(commands: Sequence[str], packages: Sequence[str]) -> None:
-    """Install Debian ``packages`` when any of ``commands`` is missing (root on Debian only)."""
+    """Install Debian ``packages`` when any of ``commands`` is missing (root on Debian only);
+    one install at a time in this process (warm-up threads install too)."""
+    if all(shutil.which(c) for c in commands):
+        return
+    with _apt_lock:
+        _install(commands, packages)
+
+
+def _install(commands: Sequence[str], packages: Sequence[str]) -> None:
     global _apt_updated
     if all(shutil.which(c) for c in commands):
         return
