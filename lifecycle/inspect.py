@@ -6,8 +6,9 @@ It shows the recorded run image and mirrors, the base the image is on now (refer
 layer, from the lifecycle label), which candidate a rebase would choose for the image's own
 registry (or ``-registry R``), why, and what was checked, with the rebaser's own selection
 (:mod:`lifecycle.runimage`), then the processes, buildpacks, whether it is rebasable, its
-platform and the OCI base annotations when present. It only reads: manifests,
-configs and access checks, never a layer, never a write.
+platform and the OCI base annotations when present; for an app index, all of that for
+each platform's image. It only reads: manifests, configs and access checks, never a layer,
+never a write.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from collections.abc import Mapping, Sequence
 from contextlib import closing
 from typing import Any
 
-from lifecycle.backends.base import BackendError
+from lifecycle.backends.base import BackendError, ImageStore
 from lifecycle.cli import open_target, run_phase
+from lifecycle.image import platforms
 from lifecycle.image.model import StoredImage
 from lifecycle.log import get_logger
 from lifecycle.platform import files
@@ -40,18 +42,36 @@ def inspect(inputs: InspectInputs) -> None:
     action = f"inspect image '{inputs.image_name}'"
     with closing(open_target(inputs.target, action, ExitCode.FAILED)) as store:
         try:
-            stored = store.read(inputs.image)
+            top = store.read_index(inputs.image)
+            images = (top,) if isinstance(top, StoredImage) else tuple(
+                store.read_child(inputs.image, child)
+                for child in platforms.platform_children(top.index))
         except BackendError as err:
             raise LifecycleError(action, err) from None
-        label = _lifecycle_label(stored, inputs.image_name)
-        recorded = label.run_image()
-        choice = select_run_image(recorded.candidates, inputs.registry,
-                                  store.check_read_access)
-    document = describe_image(inputs.image_name, stored, label, choice)
+        if not images:
+            raise LifecycleError(action, "it is an index with no image for any platform")
+        described = [describe_image(inputs.image_name, stored,
+                                    *_label_and_choice(stored, inputs, store))
+                     for stored in images]
+    if isinstance(top, StoredImage):
+        document = described[0]
+    else:
+        # An app index: each platform's child described on its own, the first of them (as
+        # the exporter adds them) also at the top, as a single image would be.
+        document = {**described[0], "reference": top.reference,
+                    "index": {"digest": top.digest, "reference": top.reference},
+                    "platforms": described}
     if inputs.json:
         print(json.dumps(document, indent=2))
     else:
         print(render_text(document), end="")
+
+
+def _label_and_choice(stored: StoredImage, inputs: InspectInputs, store: ImageStore
+                      ) -> tuple[files.LifecycleLabel, RunImageChoice]:
+    label = _lifecycle_label(stored, inputs.image_name)
+    return label, select_run_image(label.run_image().candidates, inputs.registry,
+                                   store.check_read_access)
 
 
 def _lifecycle_label(stored: StoredImage, name: str) -> files.LifecycleLabel:
@@ -123,6 +143,18 @@ def _list_of_tables(value: Any) -> list[Mapping[str, Any]]:
 
 
 def render_text(document: Mapping[str, Any]) -> str:
+    if "platforms" not in document:
+        return render_image_text(document)
+    children = document["platforms"]
+    lines = [f"Index: {document['image']}", f"  reference: {document['index']['reference']}",
+             "  platforms: " + ", ".join("/".join(child["platform"].values())
+                                         for child in children)]
+    return "\n".join(lines) + "\n" + "".join(
+        f"\n== {'/'.join(child['platform'].values())} ==\n{render_image_text(child)}"
+        for child in children)
+
+
+def render_image_text(document: Mapping[str, Any]) -> str:
     run_image, selection = document["runImage"], document["selection"]
     lines = [f"Image: {document['image']}", f"  reference: {document['reference']}", "",
              "Run image:",

@@ -24,6 +24,8 @@ from pathlib import Path
 import pytest
 
 GROUPS = ("unit", "registry", "daemon", "acceptance", "dist")
+SERVICE_FIXTURES = {"registry": {"registries", "token_registry", "tls_registry"},
+                    "daemon": {"dockerd", "containerd_dockerd"}}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -42,11 +44,17 @@ class GroupGuard:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        """Before selection by ``-m``, and before other plugins look: ``unit`` by path."""
+        """Before selection by ``-m``, and before other plugins look: ``unit`` by path, and
+        ``registry``/``daemon`` on every test that uses a real registry or Docker Engine,
+        whether or not its module says so."""
         unit_dir = self.config.rootpath / "tests" / "unit"
         for item in items:
             if item.path.is_relative_to(unit_dir):
                 item.add_marker(pytest.mark.unit)
+            fixtures = set(getattr(item, "fixturenames", ()))
+            for group, needs in SERVICE_FIXTURES.items():
+                if fixtures & needs and not item.get_closest_marker(group):
+                    item.add_marker(getattr(pytest.mark, group))
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         for item in session.items:

@@ -431,3 +431,22 @@ def test_a_single_arm64_run_image_is_refused_for_amd64(build: SampleBuild,
                                                 LAYOUT_APP))
     assert result.code == 3
     assert "has no image for platform linux/amd64 (it has: linux/arm64)" in result.stderr
+
+
+def test_inspect_image_shows_each_platform_of_an_app_index(story: Story) -> None:
+    result = run_phase("inspect", "-json", story.app)
+    assert result.code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["index"]["digest"] == story.exported_digest
+    described = {child["platform"]["architecture"]: child for child in document["platforms"]}
+    assert sorted(described) == sorted(ARCHITECTURES)
+    for architecture, child in described.items():
+        assert child["reference"].endswith(f"@{children(story.exported)[architecture]}")
+        assert child["runImage"]["reference"].endswith(f"@{story.v1[architecture]}")
+        assert child["baseAnnotations"] == {BASE_NAME: story.run,
+                                            BASE_DIGEST: story.v1[architecture]}
+        assert child["selection"]["chosen"] == story.run
+    text = run_phase("inspect", story.app)
+    assert text.code == 0, text.output
+    assert "platforms: linux/amd64, linux/arm64" in text.stdout
+    assert "== linux/arm64 ==" in text.stdout and story.v1["arm64"] in text.stdout
