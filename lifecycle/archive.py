@@ -4,7 +4,7 @@ A layer is a tar of :class:`TarEntry` s. The bytes flow tar → sha256 (the diff
 gzip → sha256 (the blob digest) → a file in a work directory, in chunks of about 1 MiB, so
 memory does not grow with the layer's size.
 
-Normalisation (contract §3, lifecycle-reference §7.2), so that the same inputs always give the
+Normalisation, as the Go lifecycle's layer writer does it, so that the same inputs always give the
 same diffID:
 
 * names are absolute (``/layers/bp/layer/bin/x``), directories without a trailing slash;
@@ -567,7 +567,7 @@ def process_types_plan(types: Sequence[str]) -> LayerPlan:
 
 def app_slice_plans(app_dir: Path, slices: Sequence[Sequence[str]], uid: int, gid: int,
                     on_skip: OnSkip) -> list[LayerPlan]:
-    """``len(slices) + 1`` layers of the app dir (lifecycle-reference §7.3).
+    """``len(slices) + 1`` layers of the app dir, as the Go lifecycle slices an app.
 
     Slice *n* holds what its globs match (relative to the app dir, Go ``filepath.Match``
     syntax; a matched directory brings its subtree) that no earlier slice took, plus the

@@ -3,7 +3,7 @@
 The registry string is what mirror selection compares, so these rules are load-bearing:
 the first path part is a registry only if it contains ``.`` or ``:`` (``localhost/x`` is
 Docker Hub), ``docker.io`` and an empty registry become ``index.docker.io``, and host case and
-ports are significant (contract §2, lifecycle-reference §1.1).
+ports are significant, exactly as go-containerregistry's ``name.ParseReference`` decides.
 """
 
 from __future__ import annotations
