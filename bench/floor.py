@@ -2,7 +2,7 @@
 client (``http.client``, one keep-alive connection per worker), with none of our code.
 
 :func:`record_rebase` runs one real rebase (``lifecycle.console.rebaser``, in its own process)
-with requests' transport adapter wrapped so that every request it sends is written down:
+with the registry HTTP client's exchange wrapped so that every request it sends is written down:
 method, path, headers, body. :func:`replay` sends that list again and times only the
 requests: the bare handshake probe the registry client makes to see whether the registry
 speaks TLS, then each request in order, with an upload's new ``Location`` put in place of the
@@ -27,31 +27,22 @@ from lifecycle.backends.registry import handshakes
 
 _RECORDER = r"""
 import base64, json, sys
-from requests.adapters import HTTPAdapter
-from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from lifecycle.backends.registry import handshakes
+from lifecycle.backends.httpclient import HTTPClient
 out = open(sys.argv[1], "a")
-send = HTTPAdapter.send
-def recording_send(self, request, *args, **kwargs):
-    body = request.body
-    if body is not None and not isinstance(body, (bytes, str)):
-        body = b"".join(body) if not hasattr(body, "read") else body.read()
-        request.body = body
-        request.headers.pop("Transfer-Encoding", None)
-        request.headers["Content-Length"] = str(len(body))
-    if isinstance(body, str):
-        body = body.encode()
-    response = send(self, request, *args, **kwargs)
-    out.write(json.dumps({"method": request.method, "url": request.url,
-                          "headers": {k: v for k, v in request.headers.items()
-                                      if k.lower() not in ("connection", "accept-encoding")},
+exchange = HTTPClient._exchange
+def recording_exchange(self, method, url, headers, body, *args):
+    if body is not None and not isinstance(body, bytes):
+        body = b"".join(iter(lambda: body.read(1 << 20), b"")) if hasattr(body, "read") \
+            else b"".join(body)
+    response = exchange(self, method, url, headers, body, *args)
+    out.write(json.dumps({"method": method, "url": url, "headers": dict(headers),
                           "body": base64.b64encode(body or b"").decode(),
                           "status": response.status_code,
                           "location": response.headers.get("Location")}) + "\n")
     out.flush()
     return response
-HTTPAdapter.send = recording_send
+HTTPClient._exchange = recording_exchange
 sys.argv = ["rebaser", *sys.argv[2:]]
 from lifecycle import console
 console.rebaser()

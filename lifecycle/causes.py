@@ -1,11 +1,12 @@
 """The cause of a failure in words, for people: never an exception class name or a repr.
 
-Libraries wrap the error that matters several times over (requests wraps urllib3, which wraps
-the socket's ``OSError``; the docker SDK wraps requests), and their messages are reprs of the
-whole chain, such as ``('Connection aborted.', FileNotFoundError(2, 'No such file or
-directory'))``. :func:`describe` walks the chain down to the innermost error that says what
-happened and names that in a few words (``connection refused``, ``no such file``,
-``TLS handshake failed: <reason>``), to follow a colon.
+Libraries wrap the error that matters several times over (the docker SDK wraps requests,
+which wraps urllib3, which wraps the socket's ``OSError``; our registry HTTP client raises its
+errors from the socket's), and their messages are reprs of the whole chain, such as
+``('Connection aborted.', FileNotFoundError(2, 'No such file or directory'))``.
+:func:`describe` walks the chain down to the innermost error that says what happened and
+names that in a few words (``connection refused``, ``no such file``, ``TLS handshake failed:
+<reason>``), to follow a colon.
 """
 
 from __future__ import annotations

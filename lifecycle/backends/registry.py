@@ -5,7 +5,8 @@ Writes go blob by blob — HEAD first (present: skip), cross-repository mount wh
 in another repository of the same registry, otherwise a streamed upload (monolithic for
 small blobs, chunked PATCHes for large ones) — and only when every blob is present is the
 manifest put, once per name. A tag therefore never points at a manifest with missing blobs.
-Why this client is hand-written on ``requests`` rather than a library: docs/design.md.
+Why this client is hand-written, on a small HTTP client of our own (``httpclient``) rather
+than a library: docs/design.md.
 """
 
 from __future__ import annotations
@@ -13,18 +14,12 @@ from __future__ import annotations
 import io
 import re
 import socket
-import ssl
-import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO, cast
+from typing import TYPE_CHECKING, BinaryIO, cast
 from urllib.parse import urlencode, urljoin
-
-import requests
-import urllib3
-from requests.adapters import HTTPAdapter
 
 from lifecycle.backends.auth import Keychain
 from lifecycle.backends.base import (
@@ -34,6 +29,14 @@ from lifecycle.backends.base import (
     BackendError,
     ImageNotFound,
     ImageStore,
+)
+from lifecycle.backends.httpclient import (
+    Body,
+    ConnectFailed,
+    HTTPClient,
+    Response,
+    TLSFailed,
+    TransportError,
 )
 from lifecycle.backends.oci import child_what, follow_default, stored_document, verify
 from lifecycle.backends.retry import RETRIABLE_STATUSES, RetryPolicy
@@ -95,20 +98,14 @@ class RegistryClient:
         self.trust = trust or TrustConfig()
         self.insecure = insecure
         self._schemes: dict[str, str] = {}   # registry -> scheme it answered on
-        if insecure:
-            # The user chose -insecure-registry: urllib3's warning on every request is noise.
-            warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
-        self.http = requests.Session()
-        self.http.headers["User-Agent"] = "cnb-lifecycle"
         # One pool per registry host, as large as the number of requests under way at once,
         # so concurrent callers (rebase-many) reuse connections instead of discarding them.
-        for scheme in ("http://", "https://"):
-            self.http.mount(scheme, HTTPAdapter(pool_connections=4, pool_maxsize=connections))
+        self.http = HTTPClient(max_idle=connections, headers={"User-Agent": "cnb-lifecycle"})
         self._auth: dict[tuple[str, str], str] = {}  # (registry, scope) -> Authorization
 
     def request(self, method: str, repo: Repository, url: str, scope: str,
-                headers: Mapping[str, str] | None = None, data: Any = None,
-                stream: bool = False, replayable: bool = True) -> requests.Response:
+                headers: Mapping[str, str] | None = None, data: Body = None,
+                stream: bool = False, replayable: bool = True) -> Response:
         """Send; on a 401 challenge, authenticate for ``scope`` and send again.
 
         A request whose body cannot be sent twice (``replayable=False``) is only sent once
@@ -131,20 +128,19 @@ class RegistryClient:
         return self._send(method, url, repo, all_headers, data, stream, replayable)
 
     def _send(self, method: str, url: str, repo: Repository, headers: Mapping[str, str],
-              data: Any, stream: bool, replayable: bool,
-              unreachable: str = "registry") -> requests.Response:
+              data: Body, stream: bool, replayable: bool,
+              unreachable: str = "registry") -> Response:
         """One request, sent again after a transient fault if its body can be (retry.py)."""
         attempt = 0
         while True:
             attempt += 1
             try:
-                response = self.http.request(method, url, headers=headers, data=data,
+                response = self.http.request(method, url, headers=headers, body=data,
                                              stream=stream, timeout=self.policy.timeouts,
-                                             verify=self._verify(repo.registry),
-                                             allow_redirects=True)
-            except requests.exceptions.SSLError as err:
+                                             verify=self._verify(repo.registry))
+            except TLSFailed as err:
                 raise BackendError(self._tls_failure(repo.registry, err)) from None
-            except requests.RequestException as err:
+            except TransportError as err:
                 if not (replayable and _transient(err) and self.policy.may_retry(attempt)):
                     raise BackendError(f"cannot reach {unreachable} {repo.registry}: "
                                        f"{describe(err)}") from None
@@ -164,7 +160,7 @@ class RegistryClient:
         insecure = registry in self.insecure or registry_host(registry) in self.insecure
         return self.trust.verify_for(registry, insecure)
 
-    def _tls_failure(self, registry: str, err: requests.exceptions.SSLError) -> str:
+    def _tls_failure(self, registry: str, err: TLSFailed) -> str:
         text = str(err)
         if "CERTIFICATE_VERIFY_FAILED" in text:
             detail = re.search(r"certificate verify failed: ([^(')]+)", text)
@@ -183,14 +179,15 @@ class RegistryClient:
 
     def _speaks_tls(self, registry: str) -> bool:
         url = f"https://{registry}/v2/"
-        if requests.utils.get_environ_proxies(url):
+        if self.http.proxies.for_url(url):
             # Through a proxy only a request can tell.
             try:
-                self.http.get(url, timeout=(5, 10), verify=self._verify(registry)).close()
+                self.http.request("GET", url, timeout=(5, 10),
+                                  verify=self._verify(registry)).close()
                 return True
-            except requests.exceptions.SSLError as err:
+            except TLSFailed as err:
                 return "CERTIFICATE_VERIFY_FAILED" in str(err)
-            except requests.RequestException:
+            except TransportError:
                 return False
         return handshakes(*host_and_port(registry))
 
@@ -238,6 +235,8 @@ def handshakes(host: str, port: int) -> bool:
     where an HTTPS request costs ~20 (a new client context loads the system's CA
     certificates) and a plain-HTTP registry then never needs a TLS context at all. Every real
     request verifies."""
+    import ssl
+
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
@@ -249,11 +248,10 @@ def handshakes(host: str, port: int) -> bool:
         return False
 
 
-def _transient(err: requests.RequestException) -> bool:
+def _transient(err: TransportError) -> bool:
     """Whether asking again may help: not when nothing listens or the name does not resolve
     (as go-containerregistry, which retries only temporary network errors)."""
-    reason = getattr(err.args[0], "reason", None) if err.args else None
-    return not isinstance(reason, urllib3.exceptions.NewConnectionError)
+    return not isinstance(err, ConnectFailed)
 
 
 @dataclass(frozen=True)
@@ -275,7 +273,7 @@ class RegistryBlobs:
         finally:
             stream.close()
 
-    def _get(self, digest: str, offset: int) -> requests.Response:
+    def _get(self, digest: str, offset: int) -> Response:
         """The blob's bytes from ``offset`` on: a Range request when resuming; a registry
         that ignores Range answers 200 with the whole blob, and the reader skips."""
         headers = {"Range": f"bytes={offset}-"} if offset else {}
@@ -287,7 +285,6 @@ class RegistryBlobs:
             response.close()
             raise BackendError(f"cannot read blob {digest} from {self.repo}: "
                                f"HTTP {response.status_code}")
-        response.raw.decode_content = False
         return response
 
     def describe(self) -> str:
@@ -300,12 +297,12 @@ class _ResponseStream(io.RawIOBase):
     A transfer that breaks part-way (reset, truncated, stalled past the read timeout) goes on
     from a fresh GET at the offset reached, as the retry policy allows; whoever reads the
     stream verifies the blob's digest, so a resumed transfer is checked like any other.
-    When it cannot go on it raises OSError, as a failing disk would, where urllib3 would
-    raise its own exception types.
+    When it cannot go on it raises OSError, as a failing disk would, where the HTTP client
+    would raise its own exception types.
     """
 
-    def __init__(self, response: requests.Response,
-                 reopen: Callable[[int], requests.Response], policy: RetryPolicy,
+    def __init__(self, response: Response,
+                 reopen: Callable[[int], Response], policy: RetryPolicy,
                  what: str) -> None:
         super().__init__()
         self.response, self.reopen, self.policy, self.what = response, reopen, policy, what
@@ -322,7 +319,7 @@ class _ResponseStream(io.RawIOBase):
             try:
                 data = self._read(len(target))
                 break
-            except urllib3.exceptions.HTTPError as err:
+            except TransportError as err:
                 fault = describe(err)
             failures += 1
             self.response.close()
@@ -343,13 +340,12 @@ class _ResponseStream(io.RawIOBase):
     def _read(self, size: int) -> bytes:
         """Up to ``size`` bytes at ``offset``, first skipping what a whole-blob answer to a
         resumed read repeats."""
-        raw = self.response.raw
         while self.position < self.offset:
-            skipped = raw.read(min(self.offset - self.position, CHUNK_SIZE))
+            skipped = self.response.read(min(self.offset - self.position, CHUNK_SIZE))
             if not skipped:
-                raise urllib3.exceptions.ProtocolError("the blob is shorter than before")
+                raise TransportError("the blob is shorter than before")
             self.position += len(skipped)
-        data = raw.read(size)
+        data = self.response.read(size)
         self.position += len(data)
         return data
 
@@ -448,7 +444,7 @@ class RegistryStore(ImageStore):
         return stored_document(data, media_type, digest, str(repo), what, fetch_blob,
                                RegistryBlobs(self.client, repo), child)
 
-    def _get_manifest(self, repo: Repository, identifier: str, what: str) -> requests.Response:
+    def _get_manifest(self, repo: Repository, identifier: str, what: str) -> Response:
         response = self.client.request("GET", repo, repo.url(f"manifests/{identifier}"),
                                        pull_scope(repo), headers={"Accept": MANIFEST_ACCEPT})
         if response.status_code == 404:
@@ -580,25 +576,18 @@ class RegistryStore(ImageStore):
                                      f"{_failure('finish upload', final)}")
 
     def _send_blob(self, repo: Repository, scope: str, location: str, digest: str, size: int,
-                   source: BlobSource) -> requests.Response:
+                   source: BlobSource) -> Response:
         """The blob's bytes into the upload session at ``location``; the final response."""
         try:
             with source.open_blob(digest) as stream:
                 body = _SizedStream(stream, size)
-                try:
-                    if size <= CHUNK_SIZE:
-                        return self.client.request(
-                            "PUT", repo, _with_digest(location, digest), scope, data=body,
-                            headers={"Content-Type": "application/octet-stream"},
-                            replayable=False)
-                    return self._upload_chunks(repo, scope, location, digest, body)
-                except BackendError:
-                    # requests reports a body that failed to read as a broken connection;
-                    # the source's own error is the one worth telling.
-                    if body.failure is None:
-                        raise
-                    raise body.failure from None
-        except OSError as err:
+                if size <= CHUNK_SIZE:
+                    return self.client.request(
+                        "PUT", repo, _with_digest(location, digest), scope, data=body,
+                        headers={"Content-Type": "application/octet-stream"},
+                        replayable=False)
+                return self._upload_chunks(repo, scope, location, digest, body)
+        except OSError as err:  # the source's own: the HTTP client never wraps a body's errors
             # A registry source may fail in passing (read again on the next attempt); a local
             # file that cannot be read will not do better the next time.
             failure = BackendError if isinstance(source, RegistryBlobs) else _LocalSourceFailed
@@ -606,7 +595,7 @@ class RegistryStore(ImageStore):
                           f"{repo}: {describe(err)}") from None
 
     def _upload_chunks(self, repo: Repository, scope: str, location: str, digest: str,
-                       stream: _SizedStream) -> requests.Response:
+                       stream: _SizedStream) -> Response:
         offset = 0
         while chunk := stream.read(CHUNK_SIZE):
             response = self.client.request(
@@ -721,29 +710,23 @@ def _mount_source(repo: Repository, source: BlobSource | None,
 class _SizedStream:
     """A blob stream cut to its declared size, for a streamed upload body.
 
-    Its ``__len__`` makes requests send a Content-Length (and so a monolithic PUT, not a
-    chunked transfer). A source that ends early raises instead of leaving the registry
-    waiting for the missing bytes; a read error is kept in ``failure`` because requests
-    turns it into a connection error.
+    Its ``__len__`` makes the HTTP client send a Content-Length (and so a monolithic PUT,
+    not a chunked transfer). A source that ends early raises instead of leaving the registry
+    waiting for the missing bytes.
     """
 
     def __init__(self, stream: BinaryIO, size: int) -> None:
         self.stream = stream
         self.remaining = size
-        self.failure: OSError | None = None
 
     def __len__(self) -> int:
         return self.remaining
 
     def read(self, size: int = -1) -> bytes:
         wanted = self.remaining if size < 0 else min(size, self.remaining)
-        try:
-            data = self.stream.read(wanted) if wanted else b""
-            if wanted and not data:
-                raise OSError(f"the blob ended {self.remaining} bytes short of its size")
-        except OSError as err:
-            self.failure = err
-            raise
+        data = self.stream.read(wanted) if wanted else b""
+        if wanted and not data:
+            raise OSError(f"the blob ended {self.remaining} bytes short of its size")
         self.remaining -= len(data)
         count_sent(len(data))
         return data
@@ -765,7 +748,7 @@ def _with_digest(location: str, digest: str) -> str:
     return location + ("&" if "?" in location else "?") + urlencode({"digest": digest})
 
 
-def _failure(action: str, response: requests.Response) -> str:
+def _failure(action: str, response: Response) -> str:
     """A one-line cause from a registry error response (its error codes, never headers)."""
     detail = ""
     try:
