@@ -4,7 +4,7 @@ client (``http.client``, one keep-alive connection per worker), with none of our
 :func:`record_rebase` runs one real rebase (``lifecycle.console.rebaser``, in its own process)
 with the registry HTTP client's exchange wrapped so that every request it sends is written down:
 method, path, headers, body. :func:`replay` sends that list again and times only the
-requests: the bare handshake probe the registry client makes to see whether the registry
+requests: the bare TLS hello probe the registry client makes to see whether the registry
 speaks TLS, then each request in order, with an upload's new ``Location`` put in place of the
 recorded one. Replaying after the rebase reads the same manifests and configs and writes the
 same config and manifest again (the registry accepts them as it did the first time).
@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from lifecycle.backends.registry import handshakes
+from lifecycle.backends.httpclient import speaks_tls
 
 _RECORDER = r"""
 import base64, json, sys
@@ -104,7 +104,7 @@ def replay(requests: list[Recorded], workers: int = 1,
                for old, new in repositories] if repositories else [requests]
     connections = [http.client.HTTPConnection(host, port, timeout=60) for _ in range(workers)]
     start = time.perf_counter()
-    handshakes(host, port)  # the registry client's probe: does it speak TLS?
+    speaks_tls(host, port)  # the registry client's probe: does it speak TLS?
     with ThreadPoolExecutor(workers) as pool:
         futures = [pool.submit(_send_batches, connection, batches[index::workers])
                    for index, connection in enumerate(connections)]

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import select
 import socket
 import sys
@@ -53,8 +54,8 @@ if TYPE_CHECKING:
     import ssl
 
 MAX_REDIRECTS = 30
-SEND_BLOCK = 256 << 10
-"""Bytes read from a streamed request body per send."""
+BLOCK = 256 << 10
+"""Bytes read at a time from a streamed request body, or from an answer read whole."""
 _MAX_LINE = 65536
 _MAX_HEADERS = 200
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -228,7 +229,7 @@ def _new_context(verify: bool | str) -> ssl.SSLContext:
         import certifi  # the default roots, also where the system has no CA files
         verify = certifi.where()
     try:
-        if _is_dir(verify):
+        if os.path.isdir(verify):
             context.load_verify_locations(capath=verify)
         else:
             context.load_verify_locations(cafile=verify)
@@ -238,15 +239,61 @@ def _new_context(verify: bool | str) -> ssl.SSLContext:
     return context
 
 
-def _is_dir(path: str) -> bool:
-    import os
-    return os.path.isdir(path)
-
-
 def _tls_error(err: BaseException) -> bool:
     # ssl is loaded by the time a TLS error can happen; where it is not, none is one.
     ssl = sys.modules.get("ssl")
-    return ssl is not None and isinstance(err, ssl.SSLError | ssl.CertificateError)
+    return ssl is not None and isinstance(err, ssl.SSLError)
+
+
+# A TLS 1.2 ClientHello's parts: common ECDHE, RSA and ChaCha20 suites, the usual groups and
+# signature algorithms; enough for any TLS server to answer with a handshake record or an
+# alert, and no plain-HTTP server to mistake it for a request.
+_HELLO_SUITES = bytes.fromhex("c02bc02fc02cc030cca9cca8c013c014009c009d002f0035")
+_HELLO_GROUPS = bytes.fromhex("001d00170018")
+_HELLO_SIGNATURES = bytes.fromhex("040308040401050308050501080606010201")
+
+
+def speaks_tls(host: str, port: int, timeout: float = 5.0) -> bool:
+    """Whether ``host:port`` answers a TLS ClientHello in TLS (a handshake record or an
+    alert), from a hello written here: ~1 ms and no ``ssl`` import, where an HTTPS request
+    costs ~20 (a new client context loads the system's CA certificates), so a plain-HTTP
+    registry never needs ssl at all. Nothing is verified here; every real request is."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(_client_hello(host))
+            answer = b""
+            while len(answer) < 2 and (data := sock.recv(2 - len(answer))):
+                answer += data
+    except OSError:
+        return False
+    # A record's content type (22 handshake, 21 alert) and major version 3; a plain-HTTP
+    # server answers "HTTP/1.1 400" or hangs up.
+    return len(answer) == 2 and answer[0] in (0x15, 0x16) and answer[1] == 0x03
+
+
+def _client_hello(host: str) -> bytes:
+    extensions = (_extension(0x000A, _vector(_HELLO_GROUPS))
+                  + _extension(0x000B, b"\x01\x00")            # uncompressed points
+                  + _extension(0x000D, _vector(_HELLO_SIGNATURES)))
+    if not _is_address(host) and host.isascii():
+        name = host.encode()
+        extensions = _extension(0x0000, _vector(b"\x00" + _vector(name))) + extensions
+    body = (b"\x03\x03" + os.urandom(32) + b"\x00" + _vector(_HELLO_SUITES) + b"\x01\x00"
+            + _vector(extensions))
+    handshake = b"\x01" + len(body).to_bytes(3, "big") + body
+    return b"\x16\x03\x01" + _vector(handshake)
+
+
+def _vector(data: bytes) -> bytes:
+    return len(data).to_bytes(2, "big") + data
+
+
+def _extension(kind: int, data: bytes) -> bytes:
+    return kind.to_bytes(2, "big") + _vector(data)
+
+
+def _is_address(host: str) -> bool:
+    return ":" in host or _is_ipv4(host)
 
 
 # -- connections ---------------------------------------------------------------------------
@@ -321,7 +368,11 @@ def _connect(host: str, port: int, timeout: float) -> socket.socket:
         raise ConnectFailed(f"cannot resolve {host}") from err
     last: OSError | None = None
     for family, kind, protocol, _, address in addresses:
-        sock = socket.socket(family, kind, protocol)
+        try:
+            sock = socket.socket(family, kind, protocol)
+        except OSError as err:  # an address family this host cannot use
+            last = err
+            continue
         try:
             sock.settimeout(timeout)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -377,14 +428,13 @@ def _wrap(sock: socket.socket, host: str, verify: bool | str,
     try:
         return context.wrap_socket(sock, server_hostname=host)
     except OSError as err:
-        if _tls_error(err):
-            raise TLSFailed(f"TLS with {host} failed: {err}") from err
         raise _network_fault(err, f"TLS handshake with {host}") from err
 
 
 def _network_fault(err: OSError, what: str) -> TransportError:
+    """``err`` of the socket as our error; a TLS one keeps its text, which says why."""
     if _tls_error(err):
-        return TLSFailed(f"{what}: {err}")
+        return TLSFailed(f"{what} failed: {err}")
     return TransportError(f"{what} failed")
 
 
@@ -450,7 +500,7 @@ class Response:
     def read(self, size: int = -1) -> bytes:
         """Up to ``size`` bytes of the body (all that is left if negative); b"" at its end."""
         if size < 0:
-            return b"".join(iter(lambda: self.read(SEND_BLOCK), b""))
+            return b"".join(iter(lambda: self.read(BLOCK), b""))
         if self._connection is None:
             return b""
         try:
@@ -521,8 +571,6 @@ class HTTPClient:
 
     def __init__(self, max_idle: int = 10, proxies: Proxies | None = None,
                  headers: Mapping[str, str] | None = None) -> None:
-        import os
-
         self.proxies = proxies if proxies is not None else Proxies.from_environment(os.environ)
         self.headers = dict(headers or {})
         self._pool = _Pool(max_idle)
@@ -530,21 +578,20 @@ class HTTPClient:
 
     def request(self, method: str, url: str, headers: Mapping[str, str] | None = None,
                 body: Body = None, stream: bool = False,
-                timeout: tuple[float, float] = (10.0, 120.0), verify: bool | str = True,
-                follow_redirects: bool = True) -> Response:
+                timeout: tuple[float, float] = (10.0, 120.0),
+                verify: bool | str = True) -> Response:
         """Send, following redirects; the body is read before returning unless ``stream``."""
         all_headers = {**self.headers, **(headers or {})}
         for _ in range(MAX_REDIRECTS + 1):
             response = self._exchange(method, url, all_headers, body, timeout, verify)
             location = response.headers.get("Location")
-            if not (follow_redirects and response.status_code in _REDIRECTS and location
-                    and _replayable(body)):
+            if not (response.status_code in _REDIRECTS and location and _replayable(body)):
                 if not stream:
                     response.content  # noqa: B018 (read now: a fault here is the request's)
                 return response
             response.close()
             target = urljoin(url, location)
-            if urlsplit(target).hostname != urlsplit(url).hostname:
+            if _strips_authorization(url, target):
                 all_headers = {k: v for k, v in all_headers.items()
                                if k.lower() != "authorization"}
             if (response.status_code == 303 and method != "HEAD") or \
@@ -629,8 +676,8 @@ def _send(connection: _Connection, method: str, target: str, route: _Route,
     head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
     sock = connection.sock
     if isinstance(body, bytes | bytearray):
-        _sendall(sock, head + body if len(body) < SEND_BLOCK else head)
-        if len(body) >= SEND_BLOCK:
+        _sendall(sock, head + body if len(body) < BLOCK else head)
+        if len(body) >= BLOCK:
             _sendall(sock, body)
         return
     _sendall(sock, head)
@@ -649,7 +696,7 @@ def _send(connection: _Connection, method: str, target: str, route: _Route,
 def _blocks(body: SizedBody | Iterable[bytes]) -> Iterator[bytes]:
     if hasattr(body, "read"):
         readable = cast(BinaryIO, body)
-        while block := readable.read(SEND_BLOCK):
+        while block := readable.read(BLOCK):
             yield block
     else:
         yield from body
@@ -660,6 +707,22 @@ def _sendall(sock: socket.socket, data: bytes) -> None:
         sock.sendall(data)
     except OSError as err:
         raise _network_fault(err, "sending the request") from err
+
+
+def _strips_authorization(old: str, new: str) -> bool:
+    """Whether a redirect from ``old`` to ``new`` leaves the origin the credentials were
+    meant for, by requests' rule: another host, or another scheme or port, except http to
+    https on the default ports."""
+    before, after = urlsplit(old), urlsplit(new)
+    if before.hostname != after.hostname:
+        return True
+    if before.scheme == "http" and before.port in (80, None) and after.scheme == "https" \
+            and after.port in (443, None):
+        return False
+    defaults = (_DEFAULT_PORTS.get(before.scheme), None)
+    if before.scheme == after.scheme and before.port in defaults and after.port in defaults:
+        return False
+    return before.port != after.port or before.scheme != after.scheme
 
 
 def _sized(body: object) -> bool:

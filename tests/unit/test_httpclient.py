@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -12,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -20,9 +22,12 @@ from lifecycle.backends.httpclient import (
     Headers,
     HTTPClient,
     Proxies,
+    TLSFailed,
     TransportError,
+    speaks_tls,
 )
 from lifecycle.causes import describe
+from tests.harness.tlsregistry import make_certificates
 
 NO_PROXIES = Proxies({})
 TIMEOUTS = (5.0, 5.0)
@@ -51,6 +56,7 @@ class Server:
 
     routes: dict[str, Handler] = field(default_factory=dict)
     seen: list[Seen] = field(default_factory=list)
+    tls: ssl.SSLContext | None = None
 
     def __post_init__(self) -> None:
         owner = self
@@ -80,12 +86,14 @@ class Server:
             do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_CONNECT = handle_one
 
         self.server = QuietServer(("127.0.0.1", 0), Handle)
+        if self.tls is not None:
+            self.server.socket = self.tls.wrap_socket(self.server.socket, server_side=True)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
-        return f"http://{host}:{self.port}{path}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}{path}"
 
     def connections(self) -> set[int]:
         return {seen.client_port for seen in self.seen}
@@ -145,6 +153,13 @@ def test_a_redirect_to_another_host_drops_the_authorization(server: Server, othe
     assert server.seen[0].headers["Authorization"] == "Bearer x"
     assert "Authorization" not in other.seen[0].headers
     assert other.seen[0].headers["User-Agent"] == "test"
+
+
+def test_a_redirect_to_another_port_drops_the_authorization(server: Server, other: Server,
+                                                            client: HTTPClient) -> None:
+    server.routes["/blob"] = answer(302, headers={"Location": other.url("/storage")})
+    client.request("GET", server.url("/blob"), {"Authorization": "Bearer x"}, timeout=TIMEOUTS)
+    assert "Authorization" not in other.seen[0].headers
 
 
 def test_a_redirect_on_the_same_host_keeps_it_and_a_303_turns_a_post_into_a_get(
@@ -443,11 +458,115 @@ def test_nothing_listening_is_a_failure_to_connect(client: HTTPClient) -> None:
 def test_plain_http_loads_neither_ssl_nor_requests(server: Server) -> None:
     script = (
         "import json, sys\n"
-        "from lifecycle.backends.httpclient import HTTPClient, Proxies\n"
+        "from lifecycle.backends.httpclient import HTTPClient, Proxies, speaks_tls\n"
         "import lifecycle.backends.registry\n"
         f"response = HTTPClient(proxies=Proxies({{}})).request('GET', {server.url('/v2/')!r})\n"
+        f"assert not speaks_tls('127.0.0.1', {server.port})\n"
         "print(json.dumps([response.status_code] + [m for m in ('ssl', 'requests', 'urllib3',"
         " 'http.client', 'certifi') if m in sys.modules]))\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           check=True, timeout=60)
     assert json.loads(done.stdout) == [200]
+
+
+# -- TLS -----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    return make_certificates(tmp_path_factory.mktemp("certs"))
+
+
+@pytest.fixture
+def tls_server(certificates: tuple[Path, Path, Path]) -> Iterator[Server]:
+    _, certificate, key = certificates
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificate, key)
+    running = Server(tls=context)
+    yield running
+    running.stop()
+
+
+def test_tls_is_verified_against_the_ca_given_once_per_setting(
+        tls_server: Server, certificates: tuple[Path, Path, Path], client: HTTPClient) -> None:
+    ca = str(certificates[0])
+    for _ in range(2):
+        assert client.request("GET", tls_server.url("/v2/"), verify=ca,
+                              timeout=TIMEOUTS).status_code == 200
+    assert client.request("GET", tls_server.url("/v2/", "localhost"), verify=ca,
+                          timeout=TIMEOUTS).status_code == 200
+    with pytest.raises(TLSFailed, match="CERTIFICATE_VERIFY_FAILED") as raised:
+        client.request("GET", tls_server.url("/v2/"), timeout=TIMEOUTS)   # certifi's roots
+    assert "unable to get local issuer certificate" in str(raised.value)
+    assert client.request("GET", tls_server.url("/v2/"), verify=False,
+                          timeout=TIMEOUTS).status_code == 200
+    # One connection per route (the first reused), none for the failed handshake.
+    assert len(tls_server.connections()) == 3 and len(tls_server.seen) == 4
+    assert sorted(map(str, client._contexts._contexts)) == sorted([ca, "True", "False"])
+
+
+def test_the_tls_probe_tells_tls_from_plain_http_and_nothing(tls_server: Server,
+                                                             server: Server) -> None:
+    assert speaks_tls("127.0.0.1", tls_server.port)
+    assert speaks_tls("localhost", tls_server.port)
+    assert not speaks_tls("127.0.0.1", server.port)
+    with socket.socket() as bound:
+        bound.bind(("127.0.0.1", 0))
+        assert not speaks_tls("127.0.0.1", bound.getsockname()[1])
+
+
+class TunnelProxy:
+    """A CONNECT proxy: bytes both ways between the client and the host it names."""
+
+    def __init__(self) -> None:
+        self.tunnels: list[str] = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._tunnel, args=(client,), daemon=True).start()
+
+    def _tunnel(self, client: socket.socket) -> None:
+        head = b""
+        while not head.endswith(b"\r\n\r\n"):
+            head += client.recv(1)
+        target = head.split(b" ")[1].decode()
+        self.tunnels.append(target)
+        host, port = target.rsplit(":", 1)
+        upstream = socket.create_connection((host, int(port)))
+        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+
+        def pipe(source: socket.socket, sink: socket.socket) -> None:
+            try:
+                while data := source.recv(65536):
+                    sink.sendall(data)
+            except OSError:
+                pass
+            finally:
+                sink.close()
+        threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
+        pipe(client, upstream)
+
+    def stop(self) -> None:
+        self.listener.close()
+
+
+def test_https_goes_through_a_proxy_in_a_tunnel(tls_server: Server,
+                                                certificates: tuple[Path, Path, Path]) -> None:
+    proxy = TunnelProxy()
+    proxied = HTTPClient(proxies=Proxies({"https": f"http://127.0.0.1:{proxy.port}"}))
+    try:
+        for _ in range(2):
+            response = proxied.request("GET", tls_server.url("/v2/", "localhost"),
+                                       verify=str(certificates[0]), timeout=TIMEOUTS)
+            assert response.content == b"ok"
+    finally:
+        proxied.close()
+        proxy.stop()
+    assert proxy.tunnels == [f"localhost:{tls_server.port}"]   # one tunnel, used twice
+    assert tls_server.seen[0].headers["Host"] == f"localhost:{tls_server.port}"
