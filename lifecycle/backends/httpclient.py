@@ -344,11 +344,12 @@ class _Connection:
 
     def dropped(self) -> bool:
         """Whether the server closed (or wrote to) the connection while it was idle."""
+        poller = select.poll()  # not select.select, which fails for descriptors past 1023
+        poller.register(self.sock, select.POLLIN)
         try:
-            readable, _, _ = select.select([self.sock], [], [], 0)
-        except (OSError, ValueError):
+            return bool(poller.poll(0))
+        except OSError:
             return True
-        return bool(readable)
 
     def set_read_timeout(self, seconds: float) -> None:
         self.sock.settimeout(seconds)
