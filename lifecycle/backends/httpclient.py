@@ -686,8 +686,10 @@ def _send(connection: _Connection, method: str, target: str, route: _Route,
         return
     for block in _blocks(body):  # the body's own errors are raised as they are
         if chunked:
-            if block:
-                _sendall(sock, b"%x\r\n%b\r\n" % (len(block), block))
+            if block:  # its size line, then the block as it is (a layer's are 1 MiB: no copy)
+                _sendall(sock, b"%x\r\n" % len(block))
+                _sendall(sock, block)
+                _sendall(sock, b"\r\n")
         else:
             _sendall(sock, block)
     if chunked:
