@@ -58,7 +58,7 @@ from lifecycle.parallel import export_image_and_cache
 from lifecycle.platform import files
 from lifecycle.platform.api import Features
 from lifecycle.platform.exits import ExitCode, LifecycleError, invalid_args
-from lifecycle.platform.inputs import (
+from lifecycle.platform.exporter_inputs import (
     DEFAULT_LAUNCHER_SBOM_DIR,
     NO_CACHE_WARNING,
     ExporterInputs,

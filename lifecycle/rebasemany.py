@@ -27,7 +27,7 @@ from lifecycle.cli import open_target, run_phase
 from lifecycle.log import get_logger, item_logger
 from lifecycle.platform import files
 from lifecycle.platform.exits import ExitCode, LifecycleError, one_line
-from lifecycle.platform.inputs import RebaseManyInputs, resolve_rebase_many_inputs
+from lifecycle.platform.rebase_many_inputs import RebaseManyInputs, resolve_rebase_many_inputs
 from lifecycle.rebaser import RebaseRequest, rebase_image
 from lifecycle.reference import ReferenceError, parse_reference
 from lifecycle.saving import failure

@@ -36,7 +36,7 @@ from lifecycle.log import Logger, get_logger
 from lifecycle.platform import files
 from lifecycle.platform.api import DEFAULT, Features, PlatformAPI, features_for
 from lifecycle.platform.exits import ExitCode, LifecycleError
-from lifecycle.platform.inputs import RebaserInputs, resolve_rebaser_inputs
+from lifecycle.platform.rebaser_inputs import RebaserInputs, resolve_rebaser_inputs
 from lifecycle.reference import Reference, ReferenceError, parse_reference
 from lifecycle.runimage import choose_run_image, names_contain, same_repository
 from lifecycle.saving import report_and_check, save_image, save_with

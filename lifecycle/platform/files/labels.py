@@ -16,14 +16,16 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lifecycle.jsonio import loads_json
-from lifecycle.platform.api import Features
 from lifecycle.platform.exits import ExitCode, LifecycleError
-from lifecycle.platform.files.build_metadata import Process
-from lifecycle.platform.files.launcher import LauncherInfo
 from lifecycle.platform.files.run import RunImageMetadata
+
+if TYPE_CHECKING:  # a rebase reads labels but no build's metadata.toml or launcher.toml
+    from lifecycle.platform.api import Features
+    from lifecycle.platform.files.build_metadata import Process
+    from lifecycle.platform.files.launcher import LauncherInfo
 
 LIFECYCLE_LABEL = "io.buildpacks.lifecycle.metadata"
 BUILD_LABEL = "io.buildpacks.build.metadata"
