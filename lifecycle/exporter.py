@@ -35,7 +35,7 @@ from lifecycle import (
     archive,
     buildcache,
     fingerprints,
-    multiplatform,
+    platformimage,
     privileges,
     progress,
     sbom,
@@ -138,7 +138,7 @@ def export(inputs: ExporterInputs) -> None:
 
 def export_to(store: ImageStore, inputs: ExporterInputs, local: LocalInputs,
               as_user: Callable[[], AbstractContextManager[None]]) -> None:
-    target = multiplatform.export_platform(inputs.platform, local.analyzed, inputs.features)
+    target = platformimage.export_platform(inputs.platform, local.analyzed, inputs.features)
     run_image = resolve_run_image(inputs, store, local, target)
     analyzed = local.analyzed.run_image if local.analyzed is not None else None
     if inputs.features.extended_run_image and analyzed is not None and analyzed.extend:
@@ -339,7 +339,7 @@ _IMAGE_ID = re.compile(r"(sha256:)?[0-9a-f]{64}")
 
 
 def resolve_run_image(inputs: ExporterInputs, store: ImageStore, local: LocalInputs,
-                      wanted: multiplatform.TargetPlatform) -> RunImage:
+                      wanted: platformimage.TargetPlatform) -> RunImage:
     """The run image: named by analyzed.toml from platform API 0.7 (an explicit run image
     must agree), else given explicitly, else chosen from the run or stack file's image and
     mirrors by the target registry (our mirror selection, at every version); of an index,
@@ -376,7 +376,7 @@ def resolve_run_image(inputs: ExporterInputs, store: ImageStore, local: LocalInp
     say = logger.info if wanted.asked else logger.debug
     say(f"Exporting for platform {wanted.platform} ({wanted.reason})")
     try:
-        stored = multiplatform.read_for_platform(store, parse_reference(name), wanted.platform,
+        stored = platformimage.read_for_platform(store, parse_reference(name), wanted.platform,
                                                  check_single=wanted.asked)
     except ReferenceError as err:
         raise invalid_args(f"parse run image '{name}'", err) from None
@@ -433,7 +433,7 @@ def read_previous_label(inputs: ExporterInputs, store: ImageStore,
                            f"'{analyzed.image_reference}': {err}")
             return None
     try:
-        stored = multiplatform.read_for_platform(store, ref, platform, check_single=False)
+        stored = platformimage.read_for_platform(store, ref, platform, check_single=False)
     except (ImageNotFound, MissingPlatform) as err:
         logger.debug(f"No previous image '{ref}' ({err}); nothing to reuse")
         return None
@@ -750,6 +750,8 @@ def save(inputs: ExporterInputs, store: ImageStore, image: Image, run_image: Run
          label: dict[str, Any], local: LocalInputs) -> None:
     index = None
     if inputs.index:
+        from lifecycle import multiplatform  # only an -index export writes indexes
+
         result, index = multiplatform.save_into_indexes(
             store, image, inputs.images, inputs.image_names, run_image.stored.reference)
     else:

@@ -24,7 +24,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
-from lifecycle import multiplatform, progress
+from lifecycle import platformimage, progress
 from lifecycle.backends.base import BackendError, ImageStore
 from lifecycle.cli import open_target, run_phase
 from lifecycle.image import mutate
@@ -104,6 +104,8 @@ def rebase_image(store: ImageStore, request: RebaseRequest, logger: Logger
 
 def rebase_app_index(store: ImageStore, app: StoredIndex, request: RebaseRequest,
                      logger: Logger) -> Rebased:
+    from lifecycle import multiplatform  # with its thread pool: only an app index needs it
+
     def rebase_child(shared: ImageStore, child: IndexChild,
                      child_logger: Logger) -> tuple[Image, dict[str, str]]:
         assert child.platform is not None
@@ -133,8 +135,8 @@ def rebase_onto(store: ImageStore, app: StoredImage, request: RebaseRequest,
     label = app_label(app, request.app)
     run_name, reason = run_image_for(request, store, label, logger)
     try:
-        new_base = multiplatform.read_for_platform(store, parse_reference(run_name), platform,
-                                                   check_single=False)
+        new_base = platformimage.read_for_platform(store, parse_reference(run_name), platform,
+                                                    check_single=False)
     except ReferenceError as err:
         raise fail(f"parse run image '{run_name}'", err) from None
     except IndexProblem as err:
