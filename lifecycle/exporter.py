@@ -106,6 +106,8 @@ class LocalInputs:
 
 @dataclass(frozen=True)
 class RunImage:
+    """The run image the app is built on: as read, the name it was chosen by and why."""
+
     stored: StoredImage
     name: str
     reason: str
@@ -251,6 +253,8 @@ def launcher_file(inputs: ExporterInputs) -> Path:
 
 @dataclass(frozen=True)
 class Entrypoint:
+    """The app image's entry point, in the platform API's form."""
+
     path: str                       # the image's single ENTRYPOINT
     process_type_env: str | None    # CNB_PROCESS_TYPE for the launcher (platform API 0.3)
 
@@ -458,6 +462,8 @@ def read_previous_label(inputs: ExporterInputs, store: ImageStore,
 
 @dataclass(frozen=True)
 class PreviousImage:
+    """The previous app image and its lifecycle label, whose layers may be reused."""
+
     image: Image
     label: files.LifecycleLabel
 
@@ -598,6 +604,8 @@ BUILD_WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 @dataclass(frozen=True)
 class BuiltLayers:
+    """Each planned layer as built or reused, and the fingerprints to remember."""
+
     layers: dict[PlannedLayer, Layer]
     fingerprints: dict[str, fingerprints.Recorded]   # to remember once the image is saved
 

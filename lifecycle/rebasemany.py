@@ -39,6 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 @dataclass(frozen=True)
 class Outcome:
+    """What became of one image of the list: its new digest and run image, or its error."""
+
     name: str
     digest: str = ""
     run_image: str = ""

@@ -79,6 +79,8 @@ class RebaseRequest:
 
 @dataclass(frozen=True)
 class Rebased:
+    """What a rebase saved, and what report.toml says of it."""
+
     result: SaveResult
     run_image: dict[str, str]   # image, reference, reason: report.toml's [run-image]
     index: dict[str, Any] | None = None   # for an app index: report.toml's per-platform part

@@ -55,6 +55,8 @@ class EarlyExit(Exception):
 
 @dataclass(frozen=True)
 class LogSettings:
+    """``-log-level``, ``-log-format`` and ``-no-color``, as resolved."""
+
     level: str = "info"           # debug | info | warn | error ("warning" is stored as "warn")
     format: str = "console"       # console | json
     no_color: bool = False
