@@ -35,6 +35,7 @@ from lifecycle import (
     archive,
     buildcache,
     fingerprints,
+    multiplatform,
     platformimage,
     privileges,
     progress,
@@ -124,6 +125,7 @@ def export(inputs: ExporterInputs) -> None:
     logger = get_logger()
     for warning in inputs.warnings:
         logger.warning(warning)
+    files.import_every_format()  # before the first switch to the build's user (privileges)
     as_user = functools.partial(privileges.as_user, inputs.uid, inputs.gid)
     try:
         privileges.ensure_owner(inputs.uid, inputs.gid, inputs.cache_dir,
@@ -758,8 +760,6 @@ def save(inputs: ExporterInputs, store: ImageStore, image: Image, run_image: Run
          label: dict[str, Any], local: LocalInputs) -> None:
     index = None
     if inputs.index:
-        from lifecycle import multiplatform  # only an -index export writes indexes
-
         result, index = multiplatform.save_into_indexes(
             store, image, inputs.images, inputs.image_names, run_image.stored.reference)
     else:

@@ -16,9 +16,12 @@ Test suites shorten the waits through the environment (see :meth:`RetryPolicy.fr
 
 from __future__ import annotations
 
+import email.utils
+import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from lifecycle.platform.exits import invalid_args
 
@@ -75,8 +78,6 @@ class RetryPolicy:
 
     def pause(self, attempt: int, retry_after: str | None = None) -> None:
         """Wait before attempt ``attempt + 1``."""
-        import random  # here, not above: a run without a retry never needs it
-
         delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
         delay *= random.uniform(0.5, 1.0)  # jitter: clients that failed together spread out
         asked = _seconds(retry_after) if retry_after else None
@@ -91,9 +92,6 @@ def _seconds(retry_after: str) -> float | None:
     text = retry_after.strip()
     if text.isdigit():
         return float(text)
-    import email.utils  # only a Retry-After date needs these
-    from datetime import UTC, datetime
-
     try:
         when = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError):

@@ -7,9 +7,9 @@ malformed input is never silently treated as absent. ``from lifecycle.platform i
 then ``files.<name>`` reaches every public name of the package.
 
 A name's module is imported when the name is first used (the module ``__getattr__`` below),
-so a run pays only for the formats it reads or writes: a registry rebase reads no TOML at
-all, and defining the readers' classes and the TOML parser it does not need was a tenth of
-its start-up.
+so a run pays only for the formats it reads or writes: a registry rebase reads no TOML file
+and imports neither the readers nor the TOML parser. A phase that reads its files as another
+user calls :func:`import_every_format` before it switches (:mod:`lifecycle.privileges`).
 """
 
 from __future__ import annotations
@@ -28,13 +28,14 @@ _MODULES = {
     ".labels": ("BUILD_LABEL", "DISTRO_NAME_LABEL", "DISTRO_VERSION_LABEL", "EXEC_ENV_LABEL",
                 "LIFECYCLE_LABEL", "MIXINS_LABEL", "PROJECT_LABEL", "REBASABLE_LABEL",
                 "RUN_IMAGE_LABEL_PREFIXES", "STACK_ID_LABEL", "LifecycleLabel",
-                "RecordedRunImage", "build_label", "buildpack_entry", "lifecycle_label"),
+                "RecordedRunImage", "RunImageMetadata", "build_label", "buildpack_entry",
+                "lifecycle_label"),
     ".launcher": ("LauncherInfo", "read_launcher_info"),
     ".layer_metadata": ("NON_LAYER_TOMLS", "LayerMetadata", "read_build_bom",
                         "read_buildpack_layers", "read_store"),
     ".project_metadata": ("read_project_metadata",),
     ".report": ("write_rebase_summary", "write_report"),
-    ".run": ("RunImageMetadata", "read_run"),
+    ".run": ("read_run",),
     ".stack": ("read_stack",),
 }
 _MODULE_OF = {name: module for module, names in _MODULES.items() for name in names}
@@ -114,6 +115,7 @@ if TYPE_CHECKING:
         STACK_ID_LABEL,
         LifecycleLabel,
         RecordedRunImage,
+        RunImageMetadata,
         build_label,
         buildpack_entry,
         lifecycle_label,
@@ -128,9 +130,20 @@ if TYPE_CHECKING:
     )
     from lifecycle.platform.files.project_metadata import read_project_metadata
     from lifecycle.platform.files.report import write_rebase_summary, write_report
-    from lifecycle.platform.files.run import RunImageMetadata, read_run
+    from lifecycle.platform.files.run import read_run
     from lifecycle.platform.files.stack import read_stack
-else:
+
+
+def import_every_format() -> None:
+    """Import the module of every format now. The exporter reads and writes its files as the
+    build's user, who may not be allowed to read where this installation is (root's home; the
+    private directory a one-file binary unpacks its extension modules to), so nothing can be
+    imported then."""
+    for module in _MODULES:
+        importlib.import_module(module, __name__)
+
+
+if not TYPE_CHECKING:
     def __getattr__(name: str) -> Any:
         module = _MODULE_OF.get(name)
         if module is None:

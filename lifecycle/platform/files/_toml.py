@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,6 @@ from lifecycle.platform.exits import LifecycleError, invalid_args
 
 def read_toml(path: Path, what: str) -> dict[str, Any] | None:
     """Parse a TOML file; ``None`` if it does not exist, exit 3 if it is malformed."""
-    import tomllib  # here, not above: its parser and regexes cost a rebase, which reads no TOML
-
     try:
         with path.open("rb") as stream:
             return tomllib.load(stream)
