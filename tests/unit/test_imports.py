@@ -121,8 +121,7 @@ NOT_ON_A_REBASE = (
 NOT_WITH_THE_REGISTRY = ("asyncio", "docker", "lifecycle.backends.daemon",
                          "lifecycle.backends.layout", "lifecycle.multiplatform")
 # What the registry client over requests still loads; the stdlib client is to load none.
-NOT_WITH_A_STDLIB_CLIENT = ("requests", "urllib3", "ssl", "importlib.metadata", "logging",
-                            "concurrent.futures")
+NOT_WITH_A_STDLIB_CLIENT = ("requests", "urllib3", "ssl", "importlib.metadata")
 
 
 def run_script(script: str, scratch: Path) -> dict[str, object]:
