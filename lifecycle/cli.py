@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -60,6 +59,8 @@ def run_phase(argv: Sequence[str] | None,
         return ExitCode.TERMINATED
     except Exception as err:  # noqa: BLE001 - the last line of defence: one line, exit 1
         if debug:
+            import traceback  # only a debug run that fails unexpectedly prints one
+
             traceback.print_exc()
         log.get_logger().error(f"failed to finish: {describe(err)}", kind="phase.failed",
                                status="failed")

@@ -36,6 +36,7 @@ from lifecycle import (
     buildcache,
     fingerprints,
     multiplatform,
+    platformimage,
     privileges,
     progress,
     sbom,
@@ -58,7 +59,7 @@ from lifecycle.parallel import export_image_and_cache
 from lifecycle.platform import files
 from lifecycle.platform.api import Features
 from lifecycle.platform.exits import ExitCode, LifecycleError, invalid_args
-from lifecycle.platform.inputs import (
+from lifecycle.platform.exporter_inputs import (
     DEFAULT_LAUNCHER_SBOM_DIR,
     NO_CACHE_WARNING,
     ExporterInputs,
@@ -106,6 +107,8 @@ class LocalInputs:
 
 @dataclass(frozen=True)
 class RunImage:
+    """The run image the app is built on: as read, the name it was chosen by and why."""
+
     stored: StoredImage
     name: str
     reason: str
@@ -122,6 +125,7 @@ def export(inputs: ExporterInputs) -> None:
     logger = get_logger()
     for warning in inputs.warnings:
         logger.warning(warning)
+    files.import_every_format()  # before the first switch to the build's user (privileges)
     as_user = functools.partial(privileges.as_user, inputs.uid, inputs.gid)
     try:
         privileges.ensure_owner(inputs.uid, inputs.gid, inputs.cache_dir,
@@ -138,7 +142,7 @@ def export(inputs: ExporterInputs) -> None:
 
 def export_to(store: ImageStore, inputs: ExporterInputs, local: LocalInputs,
               as_user: Callable[[], AbstractContextManager[None]]) -> None:
-    target = multiplatform.export_platform(inputs.platform, local.analyzed, inputs.features)
+    target = platformimage.export_platform(inputs.platform, local.analyzed, inputs.features)
     run_image = resolve_run_image(inputs, store, local, target)
     analyzed = local.analyzed.run_image if local.analyzed is not None else None
     if inputs.features.extended_run_image and analyzed is not None and analyzed.extend:
@@ -251,6 +255,8 @@ def launcher_file(inputs: ExporterInputs) -> Path:
 
 @dataclass(frozen=True)
 class Entrypoint:
+    """The app image's entry point, in the platform API's form."""
+
     path: str                       # the image's single ENTRYPOINT
     process_type_env: str | None    # CNB_PROCESS_TYPE for the launcher (platform API 0.3)
 
@@ -339,7 +345,7 @@ _IMAGE_ID = re.compile(r"(sha256:)?[0-9a-f]{64}")
 
 
 def resolve_run_image(inputs: ExporterInputs, store: ImageStore, local: LocalInputs,
-                      wanted: multiplatform.TargetPlatform) -> RunImage:
+                      wanted: platformimage.TargetPlatform) -> RunImage:
     """The run image: named by analyzed.toml from platform API 0.7 (an explicit run image
     must agree), else given explicitly, else chosen from the run or stack file's image and
     mirrors by the target registry (our mirror selection, at every version); of an index,
@@ -376,7 +382,7 @@ def resolve_run_image(inputs: ExporterInputs, store: ImageStore, local: LocalInp
     say = logger.info if wanted.asked else logger.debug
     say(f"Exporting for platform {wanted.platform} ({wanted.reason})")
     try:
-        stored = multiplatform.read_for_platform(store, parse_reference(name), wanted.platform,
+        stored = platformimage.read_for_platform(store, parse_reference(name), wanted.platform,
                                                  check_single=wanted.asked)
     except ReferenceError as err:
         raise invalid_args(f"parse run image '{name}'", err) from None
@@ -433,7 +439,7 @@ def read_previous_label(inputs: ExporterInputs, store: ImageStore,
                            f"'{analyzed.image_reference}': {err}")
             return None
     try:
-        stored = multiplatform.read_for_platform(store, ref, platform, check_single=False)
+        stored = platformimage.read_for_platform(store, ref, platform, check_single=False)
     except (ImageNotFound, MissingPlatform) as err:
         logger.debug(f"No previous image '{ref}' ({err}); nothing to reuse")
         return None
@@ -458,6 +464,8 @@ def read_previous_label(inputs: ExporterInputs, store: ImageStore,
 
 @dataclass(frozen=True)
 class PreviousImage:
+    """The previous app image and its lifecycle label, whose layers may be reused."""
+
     image: Image
     label: files.LifecycleLabel
 
@@ -598,6 +606,8 @@ BUILD_WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 @dataclass(frozen=True)
 class BuiltLayers:
+    """Each planned layer as built or reused, and the fingerprints to remember."""
+
     layers: dict[PlannedLayer, Layer]
     fingerprints: dict[str, fingerprints.Recorded]   # to remember once the image is saved
 

@@ -31,12 +31,16 @@ FORMAT = "cnb-lifecycle/layer-fingerprints/v1"
 
 @dataclass(frozen=True)
 class Recorded:
+    """A layer plan's fingerprint, and the diffID of the layer it made."""
+
     fingerprint: str
     diff_id: str
 
 
 @dataclass(frozen=True)
 class LayerFingerprints:
+    """The fingerprints remembered from earlier exports, and the file they are kept in."""
+
     path: Path
     recorded: Mapping[str, Recorded]
 

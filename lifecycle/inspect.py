@@ -26,7 +26,7 @@ from lifecycle.image.model import StoredImage
 from lifecycle.log import get_logger
 from lifecycle.platform import files
 from lifecycle.platform.exits import ExitCode, LifecycleError
-from lifecycle.platform.inputs import InspectInputs, resolve_inspect_inputs
+from lifecycle.platform.tool_inputs import InspectInputs, resolve_inspect_inputs
 from lifecycle.runimage import RunImageChoice, select_run_image
 
 BASE_ANNOTATIONS = ("org.opencontainers.image.base.name", "org.opencontainers.image.base.digest")

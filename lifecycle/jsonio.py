@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,11 @@ def loads_json(data: str | bytes) -> Any:
 def write_atomically(path: Path, data: bytes) -> None:
     """Write ``data`` so that a reader sees the old file or the whole new one, never a part."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # A new file beside the target, made as tempfile.mkstemp makes one (O_EXCL, owner-only
+    # until the chmod), without importing tempfile and, with it, shutil, random, bz2 and lzma,
+    # which a rebase needs nowhere else.
+    temp_name = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
+    fd = os.open(temp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
         with os.fdopen(fd, "wb") as stream:
             stream.write(data)
@@ -34,7 +37,7 @@ def write_atomically(path: Path, data: bytes) -> None:
         os.chmod(temp_name, 0o644)
         os.replace(temp_name, path)
     except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
+        temp_name.unlink(missing_ok=True)
         raise
 
 

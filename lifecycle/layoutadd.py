@@ -20,7 +20,7 @@ from lifecycle.backends.layout import LayoutStore
 from lifecycle.cli import open_target, run_phase
 from lifecycle.log import get_logger
 from lifecycle.platform.exits import ExitCode, LifecycleError
-from lifecycle.platform.inputs import LayoutAddInputs, resolve_layout_add_inputs
+from lifecycle.platform.tool_inputs import LayoutAddInputs, resolve_layout_add_inputs
 
 
 def main(argv: Sequence[str] | None = None) -> int:

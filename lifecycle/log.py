@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, TextIO
 
 _DEBUG, _INFO, _WARNING, _ERROR = 10, 20, 30, 40
@@ -34,11 +33,12 @@ def color_wanted(stream: TextIO, environ: Mapping[str, str], no_color: bool) -> 
     return not no_color and "NO_COLOR" not in environ and stream.isatty()
 
 
-@dataclass
 class _Settings:
-    level: str = "info"
-    json_mode: bool = False
-    color: bool = False
+    """What :func:`configure` set; every logger reads it at each call."""
+
+    level = "info"
+    json_mode = False
+    color = False
 
 
 _settings = _Settings()

@@ -1,15 +1,16 @@
-"""Multi-platform images in the phases: the run image's child for a platform, app indexes.
+"""Multi-platform images in the phases: image indexes written, and app indexes rebased.
 
-* The exporter reads the run image's child for the target platform
-  (:func:`read_for_platform`), and with ``-index`` puts the image it made into the index at
-  each tag (:func:`export_into_indexes`): that platform's child is added or replaced, the
-  others are kept, and the index is written only after the child is complete.
+* The exporter with ``-index`` puts the image it made into the index at each tag
+  (:func:`export_into_indexes`): that platform's child is added or replaced, the others are
+  kept, and the index is written only after the child is complete.
 * The rebaser rebases an app index child by child, the children at the same time over one
   store (:func:`plan_rebase`); the backend writes the children, then the new index.
 * Both report, per platform, the old and new child digests and the index digest
   (:class:`ChildChange`), in report.toml and in the log's structured fields.
 
-Which child serves which platform is the pure :mod:`lifecycle.image.platforms`.
+Which child serves which platform is the pure :mod:`lifecycle.image.platforms`; reading a
+name's image for one platform is :mod:`lifecycle.platformimage`. Only a run that writes or
+rebases an index imports this module (with its thread pool).
 """
 
 from __future__ import annotations
@@ -23,55 +24,14 @@ from lifecycle.backends.base import BackendError, ImageNotFound, ImageStore
 from lifecycle.backends.shared import SharedReads
 from lifecycle.image import platforms
 from lifecycle.image.index import ImageIndex, IndexChild, IndexProblem, Platform, StoredIndex
-from lifecycle.image.model import Image, SaveResult, StoredImage
+from lifecycle.image.model import Image, SaveResult
 from lifecycle.log import Logger, get_logger
-from lifecycle.platform import files
-from lifecycle.platform.api import Features
 from lifecycle.platform.exits import ExitCode
 from lifecycle.reference import Reference
 from lifecycle.saving import save_with
 
 CHILD_WORKERS = 8
 """Children of one app index rebased at the same time."""
-
-
-@dataclass(frozen=True)
-class TargetPlatform:
-    """The platform the exporter builds for, and why."""
-
-    platform: Platform
-    reason: str
-    asked: bool   # named by the platform (a single-image run image must then be for it)
-
-
-def export_platform(flag: Platform | None, analyzed: files.Analyzed | None,
-                    features: Features) -> TargetPlatform:
-    """``-platform``, else analyzed.toml's run-image target (0.12 on), else linux/amd64."""
-    if flag is not None:
-        return TargetPlatform(flag, "given with -platform", True)
-    target = analyzed.run_image.target if analyzed and analyzed.run_image else None
-    if features.analyzed_run_image_target and target is not None and target.os and target.arch:
-        return TargetPlatform(Platform(target.os, target.arch, target.variant),
-                              "the run image's target in analyzed.toml", True)
-    return TargetPlatform(platforms.DEFAULT_PLATFORM, "the default", False)
-
-
-def read_for_platform(store: ImageStore, ref: Reference, wanted: Platform,
-                      check_single: bool) -> StoredImage:
-    """The image ``ref`` names for ``wanted``: its child if ``ref`` is an index, else the
-    image itself, which must be for ``wanted`` if ``check_single``.
-
-    Raises :class:`~lifecycle.image.platforms.MissingPlatform` (listing what there is), or
-    the backend's errors.
-    """
-    what = f"image '{ref}'"
-    top = store.read_index(ref)
-    if isinstance(top, StoredIndex):
-        return store.read_child(ref, platforms.choose(top.index, wanted, what))
-    has = Platform.of_image(top.image)
-    if check_single and not has.matches(wanted):
-        raise platforms.MissingPlatform(what, wanted, [str(has)])
-    return top
 
 
 @dataclass(frozen=True)

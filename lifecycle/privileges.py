@@ -13,6 +13,10 @@ The switch changes only the *effective* IDs (and the supplementary groups), so r
 taken back for the daemon socket: the Go lifecycle drops for good, but a Python process
 cannot keep an already-open Docker connection across a full drop. Not root, or the user is
 root: nothing changes.
+
+Nothing may be imported while the IDs are switched: the build's user may not be allowed to
+read where the lifecycle is installed. Modules imported on first use elsewhere (the file
+formats, for one) are imported by the exporter before its first switch.
 """
 
 from __future__ import annotations

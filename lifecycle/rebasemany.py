@@ -27,7 +27,7 @@ from lifecycle.cli import open_target, run_phase
 from lifecycle.log import get_logger, item_logger
 from lifecycle.platform import files
 from lifecycle.platform.exits import ExitCode, LifecycleError, one_line
-from lifecycle.platform.inputs import RebaseManyInputs, resolve_rebase_many_inputs
+from lifecycle.platform.rebase_many_inputs import RebaseManyInputs, resolve_rebase_many_inputs
 from lifecycle.rebaser import RebaseRequest, rebase_image
 from lifecycle.reference import ReferenceError, parse_reference
 from lifecycle.saving import failure
@@ -39,6 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 @dataclass(frozen=True)
 class Outcome:
+    """What became of one image of the list: its new digest and run image, or its error."""
+
     name: str
     digest: str = ""
     run_image: str = ""

@@ -24,7 +24,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
-from lifecycle import multiplatform, progress
+from lifecycle import platformimage, progress
 from lifecycle.backends.base import BackendError, ImageStore
 from lifecycle.cli import open_target, run_phase
 from lifecycle.image import mutate
@@ -36,7 +36,7 @@ from lifecycle.log import Logger, get_logger
 from lifecycle.platform import files
 from lifecycle.platform.api import DEFAULT, Features, PlatformAPI, features_for
 from lifecycle.platform.exits import ExitCode, LifecycleError
-from lifecycle.platform.inputs import RebaserInputs, resolve_rebaser_inputs
+from lifecycle.platform.rebaser_inputs import RebaserInputs, resolve_rebaser_inputs
 from lifecycle.reference import Reference, ReferenceError, parse_reference
 from lifecycle.runimage import choose_run_image, names_contain, same_repository
 from lifecycle.saving import report_and_check, save_image, save_with
@@ -79,6 +79,8 @@ class RebaseRequest:
 
 @dataclass(frozen=True)
 class Rebased:
+    """What a rebase saved, and what report.toml says of it."""
+
     result: SaveResult
     run_image: dict[str, str]   # image, reference, reason: report.toml's [run-image]
     index: dict[str, Any] | None = None   # for an app index: report.toml's per-platform part
@@ -104,6 +106,8 @@ def rebase_image(store: ImageStore, request: RebaseRequest, logger: Logger
 
 def rebase_app_index(store: ImageStore, app: StoredIndex, request: RebaseRequest,
                      logger: Logger) -> Rebased:
+    from lifecycle import multiplatform  # with its thread pool: only an app index needs it
+
     def rebase_child(shared: ImageStore, child: IndexChild,
                      child_logger: Logger) -> tuple[Image, dict[str, str]]:
         assert child.platform is not None
@@ -133,8 +137,8 @@ def rebase_onto(store: ImageStore, app: StoredImage, request: RebaseRequest,
     label = app_label(app, request.app)
     run_name, reason = run_image_for(request, store, label, logger)
     try:
-        new_base = multiplatform.read_for_platform(store, parse_reference(run_name), platform,
-                                                   check_single=False)
+        new_base = platformimage.read_for_platform(store, parse_reference(run_name), platform,
+                                                    check_single=False)
     except ReferenceError as err:
         raise fail(f"parse run image '{run_name}'", err) from None
     except IndexProblem as err:

@@ -19,6 +19,8 @@ from lifecycle.reference import Reference, ReferenceError, parse_reference
 
 @dataclass(frozen=True)
 class Candidate:
+    """One run-image candidate: where it is, and whether it was found readable."""
+
     name: str
     registry: str          # "" when the name does not parse
     on_target: bool
@@ -27,6 +29,8 @@ class Candidate:
 
 @dataclass(frozen=True)
 class RunImageChoice:
+    """The chosen run image (or none), why, and every candidate as it was judged."""
+
     image: str | None            # the chosen name, None if no candidate is readable
     reason: str
     target_registry: str

@@ -20,6 +20,8 @@ exit 0
 
 @dataclass(frozen=True)
 class SampleBuild:
+    """Where the sample build's layers, app and group.toml are."""
+
     layers_dir: Path
     app_dir: Path
     group_path: Path

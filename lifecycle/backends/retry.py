@@ -38,6 +38,8 @@ ENVIRONMENT = {
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """The retry and timeout settings of one phase, and the clock its deadline runs from."""
+
     attempts: int = 5                 # per request, and per blob upload
     base_delay: float = 0.5           # seconds before the second attempt
     max_delay: float = 10.0

@@ -16,7 +16,6 @@ exit 2 or 0, usage on stderr). A value that is well-formed syntax but not a vali
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -31,13 +30,14 @@ FlagValue = str | bool | int
 _HELP_NAMES = ("h", "help")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 # strconv.ParseInt(s, 0, 64): Go integer literal syntax, optional sign, "_" between digits.
-_GO_INT = re.compile(r"""
+# Compiled (and cached by re) when the first integer is parsed, not at every start.
+_GO_INT = r"""
     (?P<sign>[+-]?)
     (?: 0[xX](?P<hex>_?[0-9a-fA-F](?:_?[0-9a-fA-F])*)
       | 0[bB](?P<bin>_?[01](?:_?[01])*)
       | 0[oO]?(?P<oct>_?[0-7](?:_?[0-7])*)
       | (?P<dec>[1-9](?:_?[0-9])*|0) )
-    """, re.VERBOSE)
+    """
 _GO_BOOLS = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
              "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}
 
@@ -209,6 +209,8 @@ class FlagSet:
     def _unknown_flag(self, name: str) -> UsageExit:
         """Go's error and usage; with a close defined spelling, the suggestion right after the
         error and once more below the usage, where a terminal leaves the eye."""
+        import difflib  # only a mistyped flag needs it
+
         message = f"flag provided but not defined: -{name}"
         close = difflib.get_close_matches(name, self._by_spelling, n=1, cutoff=0.75)
         if not close:
@@ -322,7 +324,7 @@ def parse_go_bool(text: str) -> bool:
 
 def parse_go_int(text: str) -> int:
     """Go's ``strconv.ParseInt(text, 0, 64)``: decimal, 0x, 0o, 0b or legacy 0-prefixed octal."""
-    match = _GO_INT.fullmatch(text)
+    match = re.fullmatch(_GO_INT, text, re.VERBOSE)
     if match is None:
         raise ValueError(f"invalid syntax: {text!r}")
     for group, base in (("hex", 16), ("bin", 2), ("oct", 8), ("dec", 10)):

@@ -13,25 +13,25 @@ import pytest
 from lifecycle import __version__
 from lifecycle.image.index import Platform
 from lifecycle.image.mutate import NORMALIZED_TIME
-from lifecycle.platform import inputs
+from lifecycle.platform import exporter_inputs
 from lifecycle.platform.api import PlatformAPI, features_for
 from lifecycle.platform.exits import ExitCode, LifecycleError
+from lifecycle.platform.exporter_inputs import (
+    EXPORTER_FLAGS,
+    LAUNCH_CACHE_WARNING,
+    ExporterInputs,
+    resolve_exporter_inputs,
+)
 from lifecycle.platform.flags import FlagSet
 from lifecycle.platform.inputs import (
     DEFAULT_PLATFORM_API,
-    EXPORTER_FLAGS,
-    LAUNCH_CACHE_WARNING,
-    REBASER_FLAGS,
     SUPPORTED_PLATFORM_APIS,
     EarlyExit,
-    ExporterInputs,
     LogSettings,
-    RebaserInputs,
     SharedInputs,
     Target,
-    resolve_exporter_inputs,
-    resolve_rebaser_inputs,
 )
+from lifecycle.platform.rebaser_inputs import REBASER_FLAGS, RebaserInputs, resolve_rebaser_inputs
 from lifecycle.reference import parse_reference
 
 IMAGE = "reg.example/app"
@@ -44,7 +44,7 @@ PHASES: dict[str, Resolve] = {"exporter": resolve_exporter_inputs,
 @pytest.fixture(autouse=True)
 def no_stack_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep the host's /buildpacks and /cnb out of the stack-file default."""
-    monkeypatch.setattr(inputs, "DEFAULT_STACK_PATHS",
+    monkeypatch.setattr(exporter_inputs, "DEFAULT_STACK_PATHS",
                         (tmp_path / "buildpacks" / "stack.toml", tmp_path / "cnb" / "stack.toml"))
 
 
@@ -294,9 +294,9 @@ def test_rebaser_defaults(tmp_path: Path) -> None:
 def test_stack_default_is_the_first_existing_file(tmp_path: Path, existing: tuple[int, ...],
                                                   expected: int) -> None:
     for index in existing:
-        inputs.DEFAULT_STACK_PATHS[index].parent.mkdir()
-        inputs.DEFAULT_STACK_PATHS[index].touch()
-    assert export(tmp_path).stack_path == inputs.DEFAULT_STACK_PATHS[expected]
+        exporter_inputs.DEFAULT_STACK_PATHS[index].parent.mkdir()
+        exporter_inputs.DEFAULT_STACK_PATHS[index].touch()
+    assert export(tmp_path).stack_path == exporter_inputs.DEFAULT_STACK_PATHS[expected]
 
 
 @pytest.mark.parametrize(("in_layers", "in_cwd", "expected"), [

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 from lifecycle import archive
 from lifecycle.platform.api import PlatformAPI, features_for
 from lifecycle.platform.exits import LifecycleError
+from lifecycle.platform.exporter_inputs import EXPORTER_FLAGS
 from lifecycle.platform.files import LifecycleLabel, labels_json
 from lifecycle.platform.flags import UsageExit
-from lifecycle.platform.inputs import EXPORTER_FLAGS
 from lifecycle.reference import ReferenceError, parse_reference
 
 # -- references -------------------------------------------------------------------------------

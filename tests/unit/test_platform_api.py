@@ -17,15 +17,10 @@ from lifecycle.platform.api import (
     platform_api_from,
 )
 from lifecycle.platform.exits import ExitCode, LifecycleError
-from lifecycle.platform.inputs import (
-    EXPORTER_FLAGS,
-    REBASE_MANY_FLAGS,
-    REBASER_FLAGS,
-    EarlyExit,
-    resolve_exporter_inputs,
-    resolve_rebase_many_inputs,
-    resolve_rebaser_inputs,
-)
+from lifecycle.platform.exporter_inputs import EXPORTER_FLAGS, resolve_exporter_inputs
+from lifecycle.platform.inputs import EarlyExit
+from lifecycle.platform.rebase_many_inputs import REBASE_MANY_FLAGS, resolve_rebase_many_inputs
+from lifecycle.platform.rebaser_inputs import REBASER_FLAGS, resolve_rebaser_inputs
 
 VERSIONS = "0.3 0.4 0.5 0.6 0.7 0.8 0.9 0.10 0.11 0.12 0.13 0.14 0.15".split()
 

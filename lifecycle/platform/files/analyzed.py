@@ -34,6 +34,8 @@ class Target:
 
 @dataclass(frozen=True)
 class AnalyzedRunImage:
+    """analyzed.toml's ``[run-image]``."""
+
     reference: str                 # a digest reference, a daemon image ID or a layout path
     image: str = ""                # the name as the platform or an extension gave it
     extend: bool = False           # extensions extended it: the base is in <extended>/run

@@ -17,6 +17,8 @@ from lifecycle.platform.files._toml import Fields, read_toml
 
 @dataclass(frozen=True)
 class Process:
+    """One ``[[processes]]`` entry of metadata.toml."""
+
     type: str
     command: tuple[str, ...]
     args: tuple[str, ...] = ()
@@ -45,6 +47,8 @@ class Process:
 
 @dataclass(frozen=True)
 class BuildMetadata:
+    """What metadata.toml says: processes, slices, labels, the default process, BOM, buildpacks."""
+
     processes: tuple[Process, ...] = ()
     slices: tuple[tuple[str, ...], ...] = ()
     labels: tuple[tuple[str, str], ...] = ()

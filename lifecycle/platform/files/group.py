@@ -12,6 +12,8 @@ from lifecycle.platform.files._toml import Fields, read_toml
 
 @dataclass(frozen=True)
 class GroupEntry:
+    """One buildpack of group.toml's ``[[group]]``."""
+
     id: str
     version: str
     api: str = ""

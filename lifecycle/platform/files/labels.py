@@ -16,14 +16,15 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lifecycle.jsonio import loads_json
-from lifecycle.platform.api import Features
 from lifecycle.platform.exits import ExitCode, LifecycleError
-from lifecycle.platform.files.build_metadata import Process
-from lifecycle.platform.files.launcher import LauncherInfo
-from lifecycle.platform.files.run import RunImageMetadata
+
+if TYPE_CHECKING:  # a rebase reads labels but no build's metadata.toml or launcher.toml
+    from lifecycle.platform.api import Features
+    from lifecycle.platform.files.build_metadata import Process
+    from lifecycle.platform.files.launcher import LauncherInfo
 
 LIFECYCLE_LABEL = "io.buildpacks.lifecycle.metadata"
 BUILD_LABEL = "io.buildpacks.build.metadata"
@@ -35,6 +36,27 @@ REBASABLE_LABEL = "io.buildpacks.rebasable"
 DISTRO_NAME_LABEL = "io.buildpacks.base.distro.name"
 DISTRO_VERSION_LABEL = "io.buildpacks.base.distro.version"
 RUN_IMAGE_LABEL_PREFIXES = ("io.buildpacks.stack.", "io.buildpacks.base.")
+
+
+@dataclass(frozen=True)
+class RunImageMetadata:
+    """A canonical run image and its mirrors (the same image on other registries), as the
+    label records them and run.toml and stack.toml list them."""
+
+    image: str = ""
+    mirrors: tuple[str, ...] = ()
+
+    @property
+    def candidates(self) -> tuple[str, ...]:
+        return ((self.image,) if self.image else ()) + self.mirrors
+
+    def to_json(self) -> dict[str, Any]:
+        document: dict[str, Any] = {}
+        if self.image:
+            document["image"] = self.image
+        if self.mirrors:
+            document["mirrors"] = list(self.mirrors)
+        return document
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,9 @@ NON_LAYER_TOMLS = frozenset({"launch.toml", "build.toml", "store.toml"})
 
 @dataclass(frozen=True)
 class LayerMetadata:
+    """A buildpack's ``<layer>.toml``: the layer's flags and metadata, and whether the layer
+    has contents."""
+
     name: str
     launch: bool
     build: bool

@@ -1,34 +1,14 @@
 """run.toml (platform API 0.12 on): ``[[images]] image, mirrors``, the run images a builder
-offers, each with the mirrors that hold the same image on other registries."""
+offers, each with the mirrors that hold the same image on other registries (each one a
+:class:`~lifecycle.platform.files.labels.RunImageMetadata`, as the label records it)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from lifecycle.platform.exits import invalid_args
 from lifecycle.platform.files._toml import Fields, read_toml
-
-
-@dataclass(frozen=True)
-class RunImageMetadata:
-    """A canonical run image and its mirrors (the same image on other registries)."""
-
-    image: str = ""
-    mirrors: tuple[str, ...] = ()
-
-    @property
-    def candidates(self) -> tuple[str, ...]:
-        return ((self.image,) if self.image else ()) + self.mirrors
-
-    def to_json(self) -> dict[str, Any]:
-        document: dict[str, Any] = {}
-        if self.image:
-            document["image"] = self.image
-        if self.mirrors:
-            document["mirrors"] = list(self.mirrors)
-        return document
+from lifecycle.platform.files.labels import RunImageMetadata
 
 
 def read_run(path: Path) -> tuple[RunImageMetadata, ...] | None:

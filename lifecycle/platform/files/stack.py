@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lifecycle.platform.files._toml import Fields, read_toml
-from lifecycle.platform.files.run import RunImageMetadata
+from lifecycle.platform.files.labels import RunImageMetadata
 
 
 def read_stack(path: Path) -> RunImageMetadata | None:

@@ -1,0 +1,172 @@
+"""What a phase imports: a registry rebase loads only what it runs, and an export imports
+nothing while it runs as the build's user.
+
+Start-up is most of a registry rebase's time, and most of start-up is importing modules, so
+this guards the import graph (which modules load), not the time. A new process rebases an
+app image in the in-memory store exactly as ``rebaser`` would (flags, inputs, mirror
+selection, checks, the new image, report.toml), then imports the registry backend that
+``open_store`` would have opened; the modules loaded at each point are checked.
+
+Modules imported on first use must not be first used while the exporter has switched to the
+build's user, who may not be allowed to read the installation: another process exports
+with every switch recorded, and what was imported inside one is checked to be nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+REBASE = """
+import json, sys
+from lifecycle import cli, rebaser
+from lifecycle.image import mutate
+from lifecycle.image.model import OCI_LAYER_GZIP, Image, Layer
+from lifecycle.jsonio import labels_json
+from lifecycle.reference import parse_reference
+from tests.unit.memory_store import MemoryStore
+
+store = MemoryStore()
+cli.open_store = lambda target, connections: store
+
+
+def layer(number):
+    digest = f"sha256:{number:064x}"
+    store.blobs.blobs[digest] = b""
+    return Layer(digest, f"sha256:{number + 100:064x}", 1, OCI_LAYER_GZIP, store.blobs)
+
+
+def run_image(number):
+    base = Image({"os": "linux", "architecture": "amd64",
+                  "config": {"Labels": {"io.buildpacks.stack.id": "stack"}}}, ())
+    return mutate.append_layers(base, [(layer(number), f"run image {number}")])
+
+
+old_base = run_image(1)
+app = mutate.append_layers(old_base, [(layer(2), "app")])
+recorded = {"image": "reg.io/run:v1", "mirrors": ["other.io/run:v1"]}
+app = mutate.set_labels(app, {"io.buildpacks.lifecycle.metadata": labels_json(
+    {"runImage": {"topLayer": old_base.top_layer, "reference": "reg.io/run@sha256:0"},
+     "stack": {"runImage": recorded}})})
+store.write(run_image(3), [parse_reference("reg.io/run:v1")])
+store.write(app, [parse_reference("reg.io/apps/web")])
+code = rebaser.main(["-report", sys.argv[2] + "/report.toml", "reg.io/apps/web"])
+phase = sorted(sys.modules)
+from lifecycle.backends import auth, registry, retry, tls  # what open_store imports
+with open(sys.argv[1], "w") as out:
+    json.dump({"code": code, "phase": phase, "store": sorted(sys.modules)}, out)
+"""
+
+EXPORT = """
+import json, sys
+from contextlib import contextmanager
+from pathlib import Path
+from lifecycle import cli, exporter, privileges
+from lifecycle.image.model import OCI_LAYER_GZIP, Image, Layer
+from lifecycle.reference import parse_reference
+from lifecycle.samplebuild import write_sample_build
+from tests.unit.memory_store import MemoryStore
+
+store = MemoryStore()
+cli.open_store = lambda target, connections: store
+imported_while_switched = []
+
+
+@contextmanager
+def recording_as_user(uid, gid):
+    before = set(sys.modules)
+    yield
+    imported_while_switched.extend(sorted(set(sys.modules) - before))
+
+
+privileges.as_user = recording_as_user
+root = Path(sys.argv[2])
+build = write_sample_build(root / "build")
+(root / "run.toml").write_text('[[images]]\\nimage = "reg.io/run:v1"\\n')
+digest = f"sha256:{1:064x}"
+store.blobs.blobs[digest] = b""
+base = Image({"os": "linux", "architecture": "amd64", "rootfs": {"diff_ids": [digest]},
+              "config": {"Labels": {"io.buildpacks.stack.id": "stack"}}},
+             (Layer(digest, digest, 1, OCI_LAYER_GZIP, store.blobs),))
+store.write(base, [parse_reference("reg.io/run:v1")])
+code = exporter.main(["-run", str(root / "run.toml"), "-layers", str(build.layers_dir),
+                      "-app", str(build.app_dir), "-group", str(build.group_path),
+                      "-report", str(root / "report.toml"), "-log-format", "json",
+                      "reg.io/apps/web"])
+with open(sys.argv[1], "w") as out:
+    json.dump({"code": code, "imported_while_switched": imported_while_switched}, out)
+"""
+
+NOT_ON_A_REBASE = (
+    # other targets and other commands
+    "docker", "lifecycle.backends.daemon", "lifecycle.backends.layout",
+    "lifecycle.platform.exporter_inputs", "lifecycle.platform.rebase_many_inputs",
+    "lifecycle.platform.tool_inputs", "lifecycle.archive", "isal",
+    # index code, which only an app index needs, and its thread pool
+    "lifecycle.multiplatform", "lifecycle.backends.shared", "concurrent.futures",
+    # file formats a rebase never reads, and the TOML parser
+    "lifecycle.platform.files.analyzed", "lifecycle.platform.files.build_metadata",
+    "lifecycle.platform.files.group", "lifecycle.platform.files.layer_metadata",
+    "lifecycle.platform.files.launcher", "lifecycle.platform.files.stack", "tomllib",
+    # standard modules only some runs need, or none of ours
+    "asyncio", "logging", "importlib.metadata", "tempfile", "difflib", "traceback", "ssl",
+)
+NOT_WITH_THE_REGISTRY = ("asyncio", "docker", "lifecycle.backends.daemon",
+                         "lifecycle.backends.layout", "lifecycle.multiplatform")
+# What the registry client over requests still loads; the stdlib client is to load none.
+NOT_WITH_A_STDLIB_CLIENT = ("requests", "urllib3", "ssl", "importlib.metadata")
+
+
+def run_script(script: str, scratch: Path) -> dict[str, object]:
+    """``script`` in a new process (argv: its JSON output, ``scratch``); its JSON output."""
+    environ = {key: value for key, value in os.environ.items() if not key.startswith("CNB_")}
+    subprocess.run([sys.executable, "-c", script, str(scratch / "out.json"), str(scratch)],
+                   cwd=ROOT, env={**environ, "CNB_PLATFORM_API": "0.12"}, check=True,
+                   stdout=subprocess.DEVNULL)
+    result: dict[str, object] = json.loads((scratch / "out.json").read_text())
+    return result
+
+
+@pytest.fixture(scope="module")
+def imported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    scratch = tmp_path_factory.mktemp("imports")
+    result = run_script(REBASE, scratch)
+    assert (scratch / "report.toml").is_file()
+    return result
+
+
+def loaded(modules: object, names: tuple[str, ...]) -> list[str]:
+    assert isinstance(modules, list)
+    return [name for name in names if name in modules]
+
+
+def test_the_rebase_itself_succeeds(imported: dict[str, object]) -> None:
+    assert imported["code"] == 0
+
+
+def test_a_rebase_imports_only_what_it_runs(imported: dict[str, object]) -> None:
+    assert loaded(imported["phase"], NOT_ON_A_REBASE) == []
+
+
+def test_the_registry_backend_imports_no_other_backend(imported: dict[str, object]) -> None:
+    assert loaded(imported["store"], NOT_WITH_THE_REGISTRY) == []
+
+
+@pytest.mark.xfail(strict=False, reason="the registry client still runs on requests, which "
+                   "loads these; the stdlib client replacing it loads none of them")
+def test_the_registry_backend_imports_no_http_library(imported: dict[str, object]) -> None:
+    assert loaded(imported["store"], NOT_WITH_A_STDLIB_CLIENT) == []
+
+
+def test_an_export_imports_nothing_as_the_build_user(tmp_path: Path) -> None:
+    exported = run_script(EXPORT, tmp_path)
+    assert exported["code"] == 0
+    assert (tmp_path / "report.toml").is_file()
+    assert exported["imported_while_switched"] == []
