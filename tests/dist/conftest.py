@@ -15,6 +15,7 @@ import docker
 import pytest
 
 from tests.acceptance.images import NO_PYTHON_ROOTFS, ROOT, debootstrap_rootfs, import_rootfs
+from tests.dist.pack_descriptor import embed_as_pack
 from tests.harness.dockerd import Dockerd
 from tests.harness.preparing import preparing
 from tests.harness.services import run_bounded
@@ -24,24 +25,39 @@ MAKE_DIST_SECONDS = 1200
 
 
 @pytest.fixture(scope="session")
-def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``make dist``'s archive, built into a temp dir (PyInstaller's scratch space removed);
-    its build environment is the worktree's ``.venv-dist``, as for ``make dist``."""
+def release_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One PyInstaller run for the session: ``make dist``'s archive in ``dist/`` and what goes
+    over a lifecycle image in ``phases/`` (the Dockerfile's ``PREBUILT``), built into a temp
+    dir (PyInstaller's scratch space removed); its build environment is the worktree's
+    ``.venv-dist``, as for ``make dist``."""
     output = tmp_path_factory.mktemp("make-dist")
     with preparing("building the release archive (make dist, with PyInstaller)"):
         run_bounded([sys.executable, str(ROOT / "release" / "build_dist.py"),
-                     "--dist-dir", str(output / "dist"), "--work-dir", str(output / "work")],
+                     "--dist-dir", str(output / "dist"), "--work-dir", str(output / "work"),
+                     "--phases-root", str(output / "phases")],
                     "release/build_dist.py", MAKE_DIST_SECONDS)
     shutil.rmtree(output / "work")
-    return next((output / "dist").glob("*.tgz"))
+    return output
+
+
+@pytest.fixture(scope="session")
+def archive(release_build: Path) -> Path:
+    return next((release_build / "dist").glob("*.tgz"))
+
+
+@pytest.fixture(scope="session")
+def phases_root(release_build: Path) -> Path:
+    return release_build / "phases"
 
 
 @pytest.fixture(scope="session")
 def lifecycle_dir(archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The archive, unpacked where a container can mount it."""
+    """The archive where a container can mount it: ``lifecycle.toml``, and ``lifecycle/``
+    holding what pack puts into a builder's /cnb/lifecycle (only ``lifecycle/<name>``)."""
     root = tmp_path_factory.mktemp("dist")
     with tarfile.open(archive) as tar:
-        tar.extractall(root, filter="tar")
+        tar.extract("lifecycle.toml", root, filter="tar")
+    embed_as_pack(archive, root / "lifecycle")
     return root
 
 
