@@ -5,7 +5,6 @@ containers can mount, and running one to its end."""
 from __future__ import annotations
 
 import shutil
-import sys
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,30 +13,25 @@ from typing import Any
 import docker
 import pytest
 
-from tests.acceptance.images import NO_PYTHON_ROOTFS, ROOT, debootstrap_rootfs, import_rootfs
+from tests.acceptance.images import NO_PYTHON_ROOTFS, debootstrap_rootfs, import_rootfs
+from tests.dist import make_dist
 from tests.dist.pack_descriptor import embed_as_pack
 from tests.harness.dockerd import Dockerd
 from tests.harness.preparing import preparing
-from tests.harness.services import run_bounded
 
 NO_PYTHON_IMAGE = "cnb-dist/minbase:bookworm"
-MAKE_DIST_SECONDS = 1200
 
 
 @pytest.fixture(scope="session")
-def release_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One PyInstaller run for the session: ``make dist``'s archive in ``dist/`` and what goes
-    over a lifecycle image in ``phases/`` (the Dockerfile's ``PREBUILT``), built into a temp
-    dir (PyInstaller's scratch space removed); its build environment is the worktree's
-    ``.venv-dist``, as for ``make dist``."""
-    output = tmp_path_factory.mktemp("make-dist")
+def release_build() -> Iterator[Path]:
+    """One PyInstaller run for the session (tests/dist/make_dist.py): ``make dist``'s archive
+    in ``dist/`` and what goes over a lifecycle image in ``phases/`` (the Dockerfile's
+    ``PREBUILT``); its build environment is the worktree's ``.venv-dist``, as for ``make
+    dist``. Removed at the end of the session."""
     with preparing("building the release archive (make dist, with PyInstaller)"):
-        run_bounded([sys.executable, str(ROOT / "release" / "build_dist.py"),
-                     "--dist-dir", str(output / "dist"), "--work-dir", str(output / "work"),
-                     "--phases-root", str(output / "phases")],
-                    "release/build_dist.py", MAKE_DIST_SECONDS)
-    shutil.rmtree(output / "work")
-    return output
+        output = make_dist.release_build()
+    yield output
+    make_dist.remove_release_build()
 
 
 @pytest.fixture(scope="session")
