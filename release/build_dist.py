@@ -135,15 +135,17 @@ ELF_INTERPRETER = Path("/lib64/ld-linux-x86-64.so.2")
 
 
 def system_libraries(folder: Path) -> list[Path]:
-    """The shared libraries the folder's executable and libraries need from the system (those
-    ``ldd`` finds outside the folder), and glibc's family (the ELF interpreter first)."""
+    """The shared libraries the folder's executable needs from the system (its bootloader
+    searches only the system's paths, so zlib is one, though a copy lies in the folder), those
+    its libraries need that the folder lacks, and glibc's family (the ELF interpreter
+    first)."""
     linked: list[Path] = []
     for path in sorted(folder.iterdir()):
         if path.read_bytes()[:4] != b"\x7fELF":
             continue
         listed = subprocess.run(["ldd", str(path)], capture_output=True, text=True).stdout
         linked += [Path(match) for name, match in re.findall(r"(\S+) => (/\S+)", listed)
-                   if not (folder / name).exists()]
+                   if path.name == EXECUTABLE or not (folder / name).exists()]
     family = [GLIBC_DIR / name for name in GLIBC_FAMILY if (GLIBC_DIR / name).exists()]
     return [ELF_INTERPRETER, *dict.fromkeys([*linked, *family])]
 
