@@ -1,7 +1,7 @@
 """Shared pytest configuration: the harness modules provide the real-service fixtures, the
 count of each test group with its guard (``groups``), the check that no test changed the
-host's default paths (``hostpaths``), and the background warm-up of the test cache
-(``warmup``)."""
+host's default paths (``hostpaths``), the background warm-up of the test cache
+(``warmup``), and the order the tests run in (``ordering``)."""
 
 import uuid
 
@@ -9,7 +9,7 @@ import pytest
 
 pytest_plugins = ["tests.harness.registry", "tests.harness.dockerd", "tests.harness.tlsregistry",
                   "tests.harness.groups", "tests.harness.hostpaths", "tests.harness.warmup",
-                  "pytester"]
+                  "tests.harness.ordering", "pytester"]
 
 
 @pytest.fixture
