@@ -135,3 +135,6 @@ def test_pack_publish_command_line_in_the_builder(dockerd: Dockerd, builder: str
     config = skopeo_inspect(app, config=True)["config"]  # platform API 0.3: pack 0.12 sets none
     assert config["Entrypoint"] == ["/cnb/lifecycle/launcher"]
     assert "CNB_PROCESS_TYPE=web" in config["Env"]
+    build = json.loads(config["Labels"]["io.buildpacks.build.metadata"])
+    assert build["launcher"] == {"version": __version__, "source": {"git": {  # launcher.toml's
+        "repository": "cnb-lifecycle", "commit": ""}}}
