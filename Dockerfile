@@ -60,9 +60,8 @@ ARG LIFECYCLE_IMAGE
 ARG PREBUILT=
 ARG WHEELS=
 ARG PIP_CERT
-COPY --from=base-lifecycle /cnb/lifecycle.toml /base/lifecycle.toml
-COPY --from=base-lifecycle /cnb/lifecycle/launcher /base/lifecycle/launcher
-RUN mkdir /out \
+COPY --from=base-lifecycle /cnb /base
+RUN mkdir -p /out/lib /out/lib64 /out/cnb \
  && if [ -n "$LIFECYCLE_IMAGE" ] && [ -n "$PREBUILT" ]; then \
       python3 /src/release/build_dist.py --image-root /out --base-cnb /base \
         --phases-root "/src/$PREBUILT"; \
@@ -74,5 +73,10 @@ RUN mkdir /out \
       && rm -rf /src/build /src/.venv-dist; \
     fi
 
+# kpack puts only a lifecycle image's last layer into its builders, over the builder's own C
+# library: so the C library is a layer below, and the last layer holds all of /cnb (the
+# image's own phases too).
 FROM base-lifecycle
-COPY --from=over-lifecycle /out/ /
+COPY --from=over-lifecycle /out/lib /lib
+COPY --from=over-lifecycle /out/lib64 /lib64
+COPY --from=over-lifecycle /out/cnb /cnb

@@ -168,12 +168,16 @@ def write_phases_root(out: Path, folder: Path) -> Path:
 
 def image_root(out: Path, base: Path, phases_root: Path | None = None) -> Path:
     """What to lay over a lifecycle image whose ``/cnb`` is copied at ``base`` (the
-    Dockerfile's ``LIFECYCLE_IMAGE``): the phases root (``phases_root`` as built before, else
-    built now), ``cnb/lifecycle.toml`` with the APIs both implement and
+    Dockerfile's ``LIFECYCLE_IMAGE``): that ``/cnb`` whole (kpack copies only the image's last
+    layer, which is this ``cnb/``), the phases root over it (``phases_root`` as built before,
+    else built now), ``cnb/lifecycle.toml`` with the APIs both implement and
     ``cnb/lifecycle/launcher.toml`` for the image's own launcher."""
     theirs = read_descriptor(tomllib.loads((base / "lifecycle.toml").read_text()))
     launcher = base / "lifecycle" / "launcher"
     files = overlay_files(theirs, OURS, launcher.read_bytes() if launcher.is_file() else None)
+    # new mtimes: an image layer holds a file its builder finds changed, not a same-stat copy
+    shutil.copytree(base, out / "cnb", symlinks=True, dirs_exist_ok=True,
+                    copy_function=shutil.copy)
     if phases_root is None:
         write_phases_root(out, build_folder(ROOT / "build" / "image-root"))
     else:

@@ -161,10 +161,25 @@ def test_the_lifecycle_image_keeps_its_phases_and_takes_ours(dockerd: Dockerd,
     assert tomllib.loads(files["cnb/lifecycle/launcher.toml"].decode())["launcher"] == {
         "version": "0.20.0", "source": {"git": {"repository": "github.com/buildpacks/lifecycle",
                                                 "commit": "0123abc"}}}
+    kpack_copies = names_in_last_layer(client, overlaid)  # all kpack takes of a lifecycle image
+    for name in ("cnb/lifecycle.toml", "cnb/lifecycle/launcher", "cnb/lifecycle/launcher.toml",
+                 "cnb/lifecycle/exporter", "cnb/lifecycle/rebaser", "cnb/lifecycle/cacert.pem",
+                 *(f"cnb/lifecycle/{phase}" for phase in GO_PHASES)):
+        assert name in kpack_copies, name
+    assert not [name for name in kpack_copies if not name.startswith("cnb")]  # no C library
     config = client.images.get(overlaid).attrs["Config"]
     assert config["Labels"]["io.buildpacks.lifecycle.version"] == "0.20.0"
     assert config["WorkingDir"] == "/layers"
     assert "no shell" in shell_check(client, overlaid)
+
+
+def names_in_last_layer(client: docker.DockerClient, image: str) -> set[str]:
+    """The paths in ``image``'s last layer, from ``docker save``."""
+    saved = tarfile.open(fileobj=io.BytesIO(b"".join(client.images.get(image).save())))
+    manifest = json.load(saved.extractfile("manifest.json"))  # type: ignore[arg-type]
+    layer = saved.extractfile(manifest[0]["Layers"][-1])
+    with tarfile.open(fileobj=layer) as tar:
+        return {name.removeprefix("./").rstrip("/") for name in tar.getnames()}
 
 
 def shell_check(client: docker.DockerClient, image: str) -> str:
