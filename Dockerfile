@@ -19,7 +19,13 @@
 #
 #   docker build --build-arg LIFECYCLE_IMAGE=buildpacksio/lifecycle:<version> -t my/lifecycle .
 #
-# The build stage needs binutils for PyInstaller (installed with apt-get when missing).
+# That runs PyInstaller in the build stage (it needs binutils, installed with apt-get when
+# missing). To reuse phases already built on the host (one PyInstaller run for the archive and
+# the image), put them in prebuilt/ and name it; the build stage then only writes
+# /cnb/lifecycle.toml and launcher.toml from the lifecycle image's own:
+#
+#   python3 release/build_dist.py --phases-root prebuilt      # also writes dist/*.tgz
+#   docker build --build-arg LIFECYCLE_IMAGE=... --build-arg PREBUILT=prebuilt -t my/lifecycle .
 ARG BASE_IMAGE=python:3.11-slim
 ARG LIFECYCLE_IMAGE=
 
@@ -51,12 +57,15 @@ FROM ${LIFECYCLE_IMAGE:-python-phases} AS base-lifecycle
 # Only with LIFECYCLE_IMAGE: what goes over it (release/build_dist.py --image-root).
 FROM python-phases AS over-lifecycle
 ARG LIFECYCLE_IMAGE
+ARG PREBUILT=
 ARG WHEELS=
 ARG PIP_CERT
-COPY --from=base-lifecycle /cnb/lifecycle.toml /base/lifecycle.toml
-COPY --from=base-lifecycle /cnb/lifecycle/launcher /base/lifecycle/launcher
-RUN mkdir /out \
- && if [ -n "$LIFECYCLE_IMAGE" ]; then \
+COPY --from=base-lifecycle /cnb /base
+RUN mkdir -p /out/lib /out/lib64 /out/cnb \
+ && if [ -n "$LIFECYCLE_IMAGE" ] && [ -n "$PREBUILT" ]; then \
+      python3 /src/release/build_dist.py --image-root /out --base-cnb /base \
+        --phases-root "/src/$PREBUILT"; \
+    elif [ -n "$LIFECYCLE_IMAGE" ]; then \
       command -v objdump >/dev/null || { apt-get update \
         && apt-get install -y --no-install-recommends binutils; } \
       && if [ -n "$WHEELS" ]; then export PIP_NO_INDEX=1 PIP_FIND_LINKS="/src/$WHEELS"; fi \
@@ -64,5 +73,10 @@ RUN mkdir /out \
       && rm -rf /src/build /src/.venv-dist; \
     fi
 
+# kpack puts only a lifecycle image's last layer into its builders, over the builder's own C
+# library: so the C library is a layer below, and the last layer holds all of /cnb (the
+# image's own phases too).
 FROM base-lifecycle
-COPY --from=over-lifecycle /out/ /
+COPY --from=over-lifecycle /out/lib /lib
+COPY --from=over-lifecycle /out/lib64 /lib64
+COPY --from=over-lifecycle /out/cnb /cnb

@@ -1,11 +1,12 @@
 """Build the release artifact: dist/cnb-lifecycle-<version>-linux-x86-64.tgz (``make dist``).
 
 The archive is laid out as pack expects a lifecycle archive: ``lifecycle.toml`` and
-``lifecycle/<phase>``. ``lifecycle/exporter`` and ``lifecycle/rebaser`` are self-contained
-executables (PyInstaller one-file: the interpreter and every dependency inside, so they run in
-a glibc-based builder or run image with no Python); ``lifecycle/launcher`` is the bundled
-POSIX-sh launcher. A separate venv (.venv-dist) holds PyInstaller, so the project's own
-environment never sees it. See docs/design.md, "Self-contained binaries".
+``lifecycle/<name>``. ``lifecycle/exporter`` and ``lifecycle/rebaser`` are self-contained
+executables (a PyInstaller one-folder build, the interpreter and every dependency beside them
+in ``lifecycle/``, so they run in a glibc-based builder or run image with no Python and unpack
+nothing when they start); ``lifecycle/launcher`` is the bundled POSIX-sh launcher. A separate
+venv (.venv-dist) holds PyInstaller, so the project's own environment never sees it. See
+docs/design.md, "Self-contained binaries".
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import tomllib
 import venv
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 from typing import IO, Any, overload
 
@@ -34,7 +36,9 @@ from lifecycle.platform.inputs import SUPPORTED_PLATFORM_APIS  # noqa: E402
 # top-level launch/build/cache flags (0.2-0.5) and the [types] table (0.6+).
 BUILDPACK_APIS = ("0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9", "0.10")
 PHASES = ("exporter", "rebaser")
+OUR_LAUNCHER = ("lifecycle/launcher", "lifecycle/launcher.toml")  # not over another lifecycle's
 PYINSTALLER = "pyinstaller==6.22.3"
+EXECUTABLE = "cnb-lifecycle"
 
 
 def build_environment(directory: Path) -> Path:
@@ -46,43 +50,83 @@ def build_environment(directory: Path) -> Path:
     return python
 
 
-def build_binary(work: Path) -> Path:
-    """The one self-contained executable that serves as every phase, built in ``work``."""
+def build_folder(work: Path) -> Path:
+    """The one-folder build in ``work``: one flat directory holding the executable that serves
+    as every phase (``cnb-lifecycle``) and everything it loads, so nothing is unpacked per run."""
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     python = build_environment(ROOT / ".venv-dist")
-    subprocess.run([str(python), "-m", "PyInstaller", "--onefile", "--noconfirm",
-                    "--log-level", "WARN", "--name", "cnb-lifecycle",
+    subprocess.run([str(python), "-m", "PyInstaller", "--onedir", "--contents-directory", ".",
+                    "--noconfirm", "--log-level", "WARN", "--name", EXECUTABLE,
                     "--distpath", str(work / "bin"), "--workpath", str(work / "pyinstaller"),
                     "--specpath", str(work), "--collect-submodules", "lifecycle",
                     "--collect-submodules", "isal", "--collect-submodules", "docker",
-                    "--add-data", f"{ROOT / 'lifecycle' / 'launcher.sh'}:lifecycle",
+                    "--runtime-hook", str(ROOT / "release" / "flat_contents.py"),
                     str(ROOT / "release" / "cnb_lifecycle_main.py")], check=True)
-    return work / "bin" / "cnb-lifecycle"
+    folder = work / "bin" / EXECUTABLE
+    flatten(folder)
+    return folder
 
 
-def main(dist: Path = ROOT / "dist", work: Path = ROOT / "build" / "dist") -> Path:
-    binary = build_binary(work)
+def flatten(folder: Path) -> None:
+    """Every file of the one-folder build moved to its top, since pack copies only a lifecycle
+    archive's ``lifecycle/<name>`` entries and drops anything deeper: stdlib extension modules
+    (``lib-dynload``) keep their names, a package's extension modules become
+    ``<package>.<module><suffix>`` and its data files keep their names (both found by
+    release/flat_contents.py); package metadata and type markers are left out."""
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.parent != folder):
+        relative = path.relative_to(folder)
+        if relative.parts[0].endswith(".dist-info") or path.name == "py.typed":
+            path.unlink()
+            continue
+        if relative.parent.name != "lib-dynload" and path.name.endswith(tuple(EXTENSION_SUFFIXES)):
+            name = ".".join((*relative.parent.parts, path.name))
+        else:
+            name = path.name
+        if (folder / name).exists():
+            raise SystemExit(f"the one-folder build has two files named {name} "
+                             f"(one is {relative}); they cannot both lie flat in lifecycle/")
+        path.rename(folder / name)
+    for directory in sorted((p for p in folder.rglob("*") if p.is_dir()), reverse=True):
+        directory.rmdir()
+
+
+def phase_files(folder: Path) -> dict[str, Path]:
+    """What goes into ``lifecycle/``: each phase a copy of the executable (a few MB; a copy
+    needs no platform to keep a link), and the rest of the folder."""
+    return {**{phase: folder / EXECUTABLE for phase in PHASES},
+            **{path.name: path for path in sorted(folder.iterdir()) if path.name != EXECUTABLE}}
+
+
+def main(dist: Path = ROOT / "dist", work: Path = ROOT / "build" / "dist",
+         phases_root: Path | None = None) -> Path:
+    folder = build_folder(work)
     dist.mkdir(parents=True, exist_ok=True)
     archive = dist / f"cnb-lifecycle-{__version__}-linux-x86-64.tgz"
     partial = archive.with_suffix(".partial")
     with tarfile.open(partial, "w:gz") as tar:
         (work / "lifecycle.toml").write_text(lifecycle_toml(OURS))
-        tar.add(work / "lifecycle.toml", "lifecycle.toml")
+        tar.add(work / "lifecycle.toml", "lifecycle.toml", filter=_readable)
         tar.addfile(_directory("lifecycle"))
-        for phase in PHASES:  # copies, not links: platforms rewrite paths, not link targets
-            tar.add(binary, f"lifecycle/{phase}", filter=_executable)
+        for name, path in phase_files(folder).items():
+            tar.add(path, f"lifecycle/{name}", filter=_executable if name in PHASES else _readable)
         tar.add(ROOT / "lifecycle" / "launcher.sh", "lifecycle/launcher", filter=_executable)
+        # the exporter knows its bundled launcher by comparing bytes with a file beside its
+        # modules, which the flat folder does not have: this says the same in the build label
+        _add(tar, _readable(tarfile.TarInfo("lifecycle/launcher.toml")),
+             _describe_launcher(__version__, {"SCMRepository": "cnb-lifecycle"}).encode())
     partial.replace(archive)
     print(archive)
+    if phases_root is not None:
+        print(write_phases_root(phases_root, folder))
     return archive
 
 
 # What the self-contained executables load from the system: PyInstaller leaves the C library
 # out of its bundle on purpose, and its bootloader links zlib too. A lifecycle image is
 # distroless "static", with no C library, so an image root over one carries these, from the
-# machine that built the executables: whatever ``ldd`` says the executable links, and the rest
-# of glibc's family that the bundled extension modules may load.
+# machine that built the executables: whatever ``ldd`` says the folder's files link, and the
+# rest of glibc's family that the bundled extension modules may load.
 GLIBC_DIR = Path("/lib/x86_64-linux-gnu")
 GLIBC_FAMILY = ("libc.so.6", "libm.so.6", "libdl.so.2", "libpthread.so.0", "librt.so.1",
                 "libutil.so.1", "libresolv.so.2", "libnss_dns.so.2", "libnss_files.so.2",
@@ -90,36 +134,56 @@ GLIBC_FAMILY = ("libc.so.6", "libm.so.6", "libdl.so.2", "libpthread.so.0", "libr
 ELF_INTERPRETER = Path("/lib64/ld-linux-x86-64.so.2")
 
 
-def system_libraries(binary: Path) -> list[Path]:
-    """The shared libraries ``binary`` needs from the system, as ``ldd`` lists them, and
-    glibc's family (the ELF interpreter first)."""
-    listed = subprocess.run(["ldd", str(binary)], capture_output=True, text=True,
-                            check=True).stdout
-    linked = [Path(match) for match in re.findall(r"=> (/\S+)", listed)]
+def system_libraries(folder: Path) -> list[Path]:
+    """The shared libraries the folder's executable needs from the system (its bootloader
+    searches only the system's paths, so zlib is one, though a copy lies in the folder), those
+    its libraries need that the folder lacks, and glibc's family (the ELF interpreter
+    first)."""
+    linked: list[Path] = []
+    for path in sorted(folder.iterdir()):
+        if path.read_bytes()[:4] != b"\x7fELF":
+            continue
+        listed = subprocess.run(["ldd", str(path)], capture_output=True, text=True).stdout
+        linked += [Path(match) for name, match in re.findall(r"(\S+) => (/\S+)", listed)
+                   if path.name == EXECUTABLE or not (folder / name).exists()]
     family = [GLIBC_DIR / name for name in GLIBC_FAMILY if (GLIBC_DIR / name).exists()]
     return [ELF_INTERPRETER, *dict.fromkeys([*linked, *family])]
 
 
-def image_root(out: Path, base: Path) -> Path:
-    """What to lay over a lifecycle image whose ``/cnb`` is copied at ``base`` (the
-    Dockerfile's ``LIFECYCLE_IMAGE``): ``cnb/lifecycle/{exporter,rebaser}`` self-contained,
-    ``cnb/lifecycle.toml`` with the APIs both implement, ``cnb/lifecycle/launcher.toml`` for
-    the image's own launcher, and the C library the executables need."""
-    theirs = read_descriptor(tomllib.loads((base / "lifecycle.toml").read_text()))
-    launcher = base / "lifecycle" / "launcher"
-    files = overlay_files(theirs, OURS, launcher.read_bytes() if launcher.is_file() else None)
-    binary = build_binary(ROOT / "build" / "image-root")
+def write_phases_root(out: Path, folder: Path) -> Path:
+    """What goes over any lifecycle image, whatever its own lifecycle.toml says:
+    ``cnb/lifecycle/`` as in the archive (without the launcher: the image keeps its own), and
+    the C library the executables need (the Dockerfile's ``PREBUILT``)."""
     (out / "cnb" / "lifecycle").mkdir(parents=True, exist_ok=True)
-    for phase in PHASES:
-        shutil.copyfile(binary, out / "cnb" / "lifecycle" / phase)
-        (out / "cnb" / "lifecycle" / phase).chmod(0o755)
-    for name, data in files.items():
-        (out / "cnb" / name).write_bytes(data)
-    for library in system_libraries(binary):
+    for name, path in phase_files(folder).items():
+        shutil.copyfile(path, out / "cnb" / "lifecycle" / name)
+        (out / "cnb" / "lifecycle" / name).chmod(0o755 if name in PHASES else 0o644)
+    for library in system_libraries(folder):
         target = out / library.relative_to("/")
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(library, target)  # the file a link points at: no links over an image
         target.chmod(0o755)
+    return out
+
+
+def image_root(out: Path, base: Path, phases_root: Path | None = None) -> Path:
+    """What to lay over a lifecycle image whose ``/cnb`` is copied at ``base`` (the
+    Dockerfile's ``LIFECYCLE_IMAGE``): that ``/cnb`` whole (kpack copies only the image's last
+    layer, which is this ``cnb/``), the phases root over it (``phases_root`` as built before,
+    else built now), ``cnb/lifecycle.toml`` with the APIs both implement and
+    ``cnb/lifecycle/launcher.toml`` for the image's own launcher."""
+    theirs = read_descriptor(tomllib.loads((base / "lifecycle.toml").read_text()))
+    launcher = base / "lifecycle" / "launcher"
+    files = overlay_files(theirs, OURS, launcher.read_bytes() if launcher.is_file() else None)
+    # new mtimes: an image layer holds a file its builder finds changed, not a same-stat copy
+    shutil.copytree(base, out / "cnb", symlinks=True, dirs_exist_ok=True,
+                    copy_function=shutil.copy)
+    if phases_root is None:
+        write_phases_root(out, build_folder(ROOT / "build" / "image-root"))
+    else:
+        shutil.copytree(phases_root, out, dirs_exist_ok=True)
+    for name, data in files.items():
+        (out / "cnb" / name).write_bytes(data)
     return out
 
 
@@ -130,16 +194,19 @@ def overlay(ours: Path, lifecycle: Path) -> Path:
     in ``lifecycle/launcher.toml`` so that the exporter names it in the build label."""
     with tarfile.open(ours) as tar:
         our_descriptor = read_descriptor(tomllib.load(_read(tar, "lifecycle.toml")))
-        phases = {phase: _read(tar, f"lifecycle/{phase}").read() for phase in PHASES}
+        our_files = {member.name.removeprefix("./"): _read(tar, member.name).read()
+                  for member in tar.getmembers() if member.isfile()
+                  and member.name.removeprefix("./").startswith("lifecycle/")
+                  and member.name.removeprefix("./") not in OUR_LAUNCHER}
     base_name = lifecycle.name.removesuffix(".tgz").removesuffix(".tar.gz")
     merged = ours.parent / f"{base_name}+cnb-lifecycle-{__version__}.tgz"
     partial = merged.with_suffix(".partial")
-    replaced = {f"lifecycle/{phase}" for phase in (*PHASES, "launcher.toml")}
+    replaced = {*our_files, "lifecycle/launcher.toml"}
     with tarfile.open(lifecycle) as base:
         theirs = read_descriptor(tomllib.load(_read(base, "lifecycle.toml")))
         launcher = _read(base, "lifecycle/launcher", missing_ok=True)
         files = {**overlay_files(theirs, our_descriptor, launcher.read() if launcher else None),
-                 **{f"lifecycle/{phase}": data for phase, data in phases.items()}}
+                 **our_files}
         with tarfile.open(partial, "w:gz") as out:
             _copy_over(base, out, {*replaced, "lifecycle.toml"}, files)
     partial.replace(merged)
@@ -253,6 +320,10 @@ def launcher_toml(version: str, launcher: bytes) -> str:
              if (match := pattern.search(launcher))}
     if "SCMCommit" not in found and (revision := _VCS_REVISION.search(launcher)):
         found["SCMCommit"] = revision.group(1).decode()
+    return _describe_launcher(version, found)
+
+
+def _describe_launcher(version: str, found: Mapping[str, str]) -> str:
     lines = ["# The launcher in this directory, for the build label the exporter writes.",
              "[launcher]", f'  version = "{version}"']
     if found:
@@ -306,7 +377,13 @@ def _executable(info: tarfile.TarInfo) -> tarfile.TarInfo:
     return info
 
 
-if __name__ == "__main__":
+def _readable(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    _executable(info).mode = 0o644
+    return info
+
+
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line (the Dockerfile runs one of its forms)."""
     parser = argparse.ArgumentParser(description="build the lifecycle archive")
     parser.add_argument("--with-lifecycle", type=Path, metavar="ARCHIVE",
                         help="also write our phases over this lifecycle archive")
@@ -314,16 +391,25 @@ if __name__ == "__main__":
                         help="instead, write in DIR what goes over the lifecycle image whose "
                              "/cnb is copied at --base-cnb (see the Dockerfile)")
     parser.add_argument("--base-cnb", type=Path, metavar="DIR")
+    parser.add_argument("--phases-root", type=Path, metavar="DIR",
+                        help="with the archive, also write in DIR what goes over any lifecycle "
+                             "image (the Dockerfile's PREBUILT); with --image-root, take it from "
+                             "DIR instead of running PyInstaller")
     parser.add_argument("--dist-dir", type=Path, default=ROOT / "dist", metavar="DIR",
                         help="where the archive goes (default: dist)")
     parser.add_argument("--work-dir", type=Path, default=ROOT / "build" / "dist",
                         metavar="DIR", help="PyInstaller's scratch space (default: build/dist)")
-    options = parser.parse_args()
+    options = parser.parse_args(argv)
+    if options.image_root and not options.base_cnb:
+        parser.error("--image-root needs --base-cnb")
+    return options
+
+
+if __name__ == "__main__":
+    options = arguments()
     if options.image_root:
-        if not options.base_cnb:
-            parser.error("--image-root needs --base-cnb")
-        print(image_root(options.image_root, options.base_cnb))
+        print(image_root(options.image_root, options.base_cnb, options.phases_root))
     else:
-        built = main(options.dist_dir, options.work_dir)
+        built = main(options.dist_dir, options.work_dir, options.phases_root)
         if options.with_lifecycle:
             overlay(built, options.with_lifecycle)

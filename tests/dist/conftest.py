@@ -5,7 +5,6 @@ containers can mount, and running one to its end."""
 from __future__ import annotations
 
 import shutil
-import sys
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,34 +13,45 @@ from typing import Any
 import docker
 import pytest
 
-from tests.acceptance.images import NO_PYTHON_ROOTFS, ROOT, debootstrap_rootfs, import_rootfs
+from tests.acceptance.images import NO_PYTHON_ROOTFS, debootstrap_rootfs, import_rootfs
+from tests.dist import make_dist
+from tests.dist.pack_descriptor import embed_as_pack
 from tests.harness.dockerd import Dockerd
 from tests.harness.preparing import preparing
-from tests.harness.services import run_bounded
 
 NO_PYTHON_IMAGE = "cnb-dist/minbase:bookworm"
-MAKE_DIST_SECONDS = 1200
 
 
 @pytest.fixture(scope="session")
-def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``make dist``'s archive, built into a temp dir (PyInstaller's scratch space removed);
-    its build environment is the worktree's ``.venv-dist``, as for ``make dist``."""
-    output = tmp_path_factory.mktemp("make-dist")
+def release_build() -> Iterator[Path]:
+    """One PyInstaller run for the session (tests/dist/make_dist.py): ``make dist``'s archive
+    in ``dist/`` and what goes over a lifecycle image in ``phases/`` (the Dockerfile's
+    ``PREBUILT``); its build environment is the worktree's ``.venv-dist``, as for ``make
+    dist``. Removed at the end of the session."""
     with preparing("building the release archive (make dist, with PyInstaller)"):
-        run_bounded([sys.executable, str(ROOT / "release" / "build_dist.py"),
-                     "--dist-dir", str(output / "dist"), "--work-dir", str(output / "work")],
-                    "release/build_dist.py", MAKE_DIST_SECONDS)
-    shutil.rmtree(output / "work")
-    return next((output / "dist").glob("*.tgz"))
+        output = make_dist.release_build()
+    yield output
+    make_dist.remove_release_build()
+
+
+@pytest.fixture(scope="session")
+def archive(release_build: Path) -> Path:
+    return next((release_build / "dist").glob("*.tgz"))
+
+
+@pytest.fixture(scope="session")
+def phases_root(release_build: Path) -> Path:
+    return release_build / "phases"
 
 
 @pytest.fixture(scope="session")
 def lifecycle_dir(archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The archive, unpacked where a container can mount it."""
+    """The archive where a container can mount it: ``lifecycle.toml``, and ``lifecycle/``
+    holding what pack puts into a builder's /cnb/lifecycle (only ``lifecycle/<name>``)."""
     root = tmp_path_factory.mktemp("dist")
     with tarfile.open(archive) as tar:
-        tar.extractall(root, filter="tar")
+        tar.extract("lifecycle.toml", root, filter="tar")
+    embed_as_pack(archive, root / "lifecycle")
     return root
 
 

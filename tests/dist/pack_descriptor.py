@@ -13,15 +13,21 @@ Written from pack's sources (``internal/builder/lifecycle.go`` at v0.12.0;
   there the earliest of them replaces ``[api]``, otherwise ``[api]`` fills the lists. They also
   need ``creator``, and build with the latest platform API that pack, the builder's lifecycle
   and (with ``--lifecycle-image``) that image's ``io.buildpacks.lifecycle.apis`` label share.
+* Both put a lifecycle archive into a builder the same way (``internal/builder/builder.go``,
+  ``embedLifecycleTar``): only the entries named ``<dir>/<name>`` are kept, each written as
+  ``/cnb/lifecycle/<name>`` with its header (type, mode, link target) unchanged; anything
+  deeper is dropped.
 """
 
 from __future__ import annotations
 
 import posixpath
 import re
+import tarfile
 import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 Version = tuple[int, int]
 
@@ -117,3 +123,14 @@ def platform_pack_builds_with(builder: PackCurrent,
         if version in apis:
             return version
     raise PackRefuses("unable to find a supported Platform API version")
+
+
+def embed_as_pack(archive: Path, lifecycle_dir: Path) -> None:
+    """The archive's entries that pack puts into a builder's /cnb/lifecycle, written into
+    ``lifecycle_dir`` as pack names them."""
+    lifecycle_dir.mkdir(parents=True)
+    with tarfile.open(archive) as tar:
+        for member in tar.getmembers():
+            if matched := _ARCHIVE_ENTRY.match(posixpath.normpath(member.name)):
+                member.name = matched.group(1)
+                tar.extract(member, lifecycle_dir, filter="tar")

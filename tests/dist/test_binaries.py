@@ -1,16 +1,19 @@
-"""The release artifact (``make dist``) in a builder with no Python at all: its exporter and
-rebaser are self-contained, and pack 0.12's exact exporter command lines work there."""
+"""The release artifact (``make dist``) in a builder with no Python at all, as pack puts it
+there: its exporter and rebaser are self-contained, and pack 0.12's exact exporter command
+lines work there."""
 
 from __future__ import annotations
 
 import json
 import os
+import tarfile
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from lifecycle import __version__
 from lifecycle.buildcache import CACHE_LABEL
 from lifecycle.platform.inputs import SUPPORTED_PLATFORM_APIS
 from tests.dist.conftest import run_to_completion
@@ -49,12 +52,27 @@ def test_the_archive_is_a_lifecycle(lifecycle_dir: Path) -> None:
         assert os.access(lifecycle_dir / "lifecycle" / phase, os.X_OK)
 
 
+def test_pack_keeps_every_entry_of_the_archive(archive: Path) -> None:
+    """pack keeps only ``lifecycle/<name>`` (and reads lifecycle.toml): the one-folder build
+    lies flat beside the phases, which are regular executable files, not links."""
+    with tarfile.open(archive) as tar:
+        members = {member.name: member for member in tar.getmembers()}
+    assert [name for name in members if name.count("/") > 1] == []
+    assert {name for name in members if "/" not in name} == {"lifecycle.toml", "lifecycle"}
+    for phase in ("exporter", "rebaser", "launcher"):
+        member = members[f"lifecycle/{phase}"]
+        assert member.isfile() and member.mode == 0o755, phase
+    assert "lifecycle/cacert.pem" in members  # a package's data file, found by the hook
+    assert any(name.startswith("lifecycle/isal.") for name in members)  # its C extensions
+
+
 def test_binaries_run_without_python(dockerd: Dockerd, builder: str,
                                      lifecycle_dir: Path) -> None:
     assert "no python" in in_builder(dockerd, builder, lifecycle_dir,
                                      ["sh", "-c", "command -v python3 || echo no python"])
-    assert in_builder(dockerd, builder, lifecycle_dir,
-                      ["/cnb/lifecycle/exporter", "-version"]).strip()
+    for phase in ("exporter", "rebaser"):
+        assert in_builder(dockerd, builder, lifecycle_dir,
+                          [f"/cnb/lifecycle/{phase}", "-version"]).strip() == __version__
     assert "Usage: rebaser" in in_builder(dockerd, builder, lifecycle_dir,
                                           ["/cnb/lifecycle/rebaser", "-h"])
 
@@ -117,3 +135,6 @@ def test_pack_publish_command_line_in_the_builder(dockerd: Dockerd, builder: str
     config = skopeo_inspect(app, config=True)["config"]  # platform API 0.3: pack 0.12 sets none
     assert config["Entrypoint"] == ["/cnb/lifecycle/launcher"]
     assert "CNB_PROCESS_TYPE=web" in config["Env"]
+    build = json.loads(config["Labels"]["io.buildpacks.build.metadata"])
+    assert build["launcher"] == {"version": __version__, "source": {"git": {  # launcher.toml's
+        "repository": "cnb-lifecycle", "commit": ""}}}

@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
+import shlex
 import shutil
 import tarfile
 import tomllib
@@ -18,14 +20,8 @@ from pathlib import Path
 import docker
 import pytest
 
-from tests.acceptance.images import (
-    add_wheels,
-    build_image,
-    debootstrap_rootfs,
-    import_base,
-    import_rootfs,
-    source_context,
-)
+from release.build_dist import arguments
+from tests.acceptance.images import ROOT, add_wheels, build_image, import_base, source_context
 from tests.dist.conftest import run_to_completion
 from tests.dist.pack_descriptor import platform_pack_builds_with, read_as_pack_current
 from tests.dist.test_binaries import pack_env, pack_volumes
@@ -35,10 +31,9 @@ from tests.harness.images import publish_run_image, skopeo_inspect
 from tests.harness.registry import Registries
 from tests.harness.services import ServiceError
 
-pytestmark = [pytest.mark.dist, pytest.mark.timeout(1800)]  # builds PyInstaller in Docker
+pytestmark = pytest.mark.dist
 
 STAND_IN = "cnb-dist/go-lifecycle:0.20.0"
-BUILD_BASE = "cnb-dist/python-build:bookworm"
 OVERLAID = "cnb-dist/lifecycle-overlaid:dev"
 GO_PHASES = ("analyzer", "detector", "restorer", "builder", "creator", "rebaser", "exporter")
 STAND_IN_APIS = {"buildpack": {"deprecated": [], "supported": ["0.7", "0.10", "0.11"]},
@@ -122,19 +117,32 @@ def files_in(client: docker.DockerClient, image: str, path: str) -> dict[str, by
 
 
 @pytest.fixture(scope="module")
-def overlaid(dockerd: Dockerd, tmp_path_factory: pytest.TempPathFactory) -> str:
+def overlaid(dockerd: Dockerd, phases_root: Path,
+             tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The Dockerfile over the stand-in, taking the phases the session's PyInstaller run made
+    (``PREBUILT``), so that PyInstaller runs once per session."""
     client = dockerd.client
     client.api.import_image_from_data(
         stand_in_rootfs(), repository=STAND_IN.rpartition(":")[0], tag="0.20.0",
         changes=[f"LABEL io.buildpacks.lifecycle.apis='{compact_json(STAND_IN_APIS)}'",
                  "LABEL io.buildpacks.lifecycle.version=0.20.0", "WORKDIR /layers"])
-    build_base = import_rootfs(client, debootstrap_rootfs(
-        ("python3", "python3-pip", "python3-venv", "libpython3.11", "binutils"),
-        "bookworm-python3-build-minbase.tar"), BUILD_BASE)
     context = source_context(tmp_path_factory.mktemp("context") / "src")
-    add_wheels(context, "pyinstaller==6.22.3", "setuptools")
-    return docker_build(client, context, OVERLAID, "none", BASE_IMAGE=build_base,
-                        WHEELS="wheels", LIFECYCLE_IMAGE=STAND_IN)
+    shutil.copytree(phases_root, context / "prebuilt", symlinks=True)
+    add_wheels(context)
+    return docker_build(client, context, OVERLAID, "none", BASE_IMAGE=import_base(client),
+                        WHEELS="wheels", LIFECYCLE_IMAGE=STAND_IN, PREBUILT="prebuilt")
+
+
+def test_the_from_scratch_lifecycle_image_build_is_a_command_build_dist_takes() -> None:
+    """The Dockerfile's other ``LIFECYCLE_IMAGE`` branch runs PyInstaller in the build (not
+    repeated here); what it runs is ``build_dist.py``'s image root with the same code as
+    ``PREBUILT`` apart from the PyInstaller run the session made, so its command line is what
+    is left to check."""
+    dockerfile = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    runs = [arguments(shlex.split(command.replace("$PREBUILT", "prebuilt")))
+            for command in re.findall(r"/src/release/build_dist\.py (--[^;&]+)", dockerfile)]
+    assert [(run.image_root, run.base_cnb, run.phases_root) for run in runs] == [
+        (Path("/out"), Path("/base"), Path("/src/prebuilt")), (Path("/out"), Path("/base"), None)]
 
 
 def test_the_lifecycle_image_keeps_its_phases_and_takes_ours(dockerd: Dockerd,
@@ -153,10 +161,25 @@ def test_the_lifecycle_image_keeps_its_phases_and_takes_ours(dockerd: Dockerd,
     assert tomllib.loads(files["cnb/lifecycle/launcher.toml"].decode())["launcher"] == {
         "version": "0.20.0", "source": {"git": {"repository": "github.com/buildpacks/lifecycle",
                                                 "commit": "0123abc"}}}
+    kpack_copies = names_in_last_layer(client, overlaid)  # all kpack takes of a lifecycle image
+    for name in ("cnb/lifecycle.toml", "cnb/lifecycle/launcher", "cnb/lifecycle/launcher.toml",
+                 "cnb/lifecycle/exporter", "cnb/lifecycle/rebaser", "cnb/lifecycle/cacert.pem",
+                 *(f"cnb/lifecycle/{phase}" for phase in GO_PHASES)):
+        assert name in kpack_copies, name
+    assert not [name for name in kpack_copies if not name.startswith("cnb")]  # no C library
     config = client.images.get(overlaid).attrs["Config"]
     assert config["Labels"]["io.buildpacks.lifecycle.version"] == "0.20.0"
     assert config["WorkingDir"] == "/layers"
     assert "no shell" in shell_check(client, overlaid)
+
+
+def names_in_last_layer(client: docker.DockerClient, image: str) -> set[str]:
+    """The paths in ``image``'s last layer, from ``docker save``."""
+    saved = tarfile.open(fileobj=io.BytesIO(b"".join(client.images.get(image).save())))
+    manifest = json.load(saved.extractfile("manifest.json"))  # type: ignore[arg-type]
+    layer = saved.extractfile(manifest[0]["Layers"][-1])
+    with tarfile.open(fileobj=layer) as tar:
+        return {name.removeprefix("./").rstrip("/") for name in tar.getnames()}
 
 
 def shell_check(client: docker.DockerClient, image: str) -> str:

@@ -3,8 +3,9 @@
 A cold run waits minutes on the network and on unpacking: two debootstraps (the Python base
 of the acceptance story and the Dockerfile tests; the builder without Python of the dist
 tests) and Debian 13's engine for the containerd image store, each made once per machine
-into the test cache. Once collection shows which of them the selected tests need, they are
-made side by side in background threads. The fixtures call the same functions, which hold
+into the test cache; and the dist tests wait on PyInstaller (``make dist``, once per run,
+into a temporary directory). Once collection shows which of them the selected tests need,
+they are made side by side in background threads. The fixtures call the same functions, which hold
 one lock per cache entry: a fixture waits for a warm-up under way, then finds the entry made.
 A warm-up that fails is only noted here; the fixture then makes the entry itself and
 reports its own failure, with its own bound.
@@ -19,6 +20,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.acceptance.images import BASE_ROOTFS, NO_PYTHON_ROOTFS, debootstrap_rootfs
+from tests.dist import make_dist
 from tests.harness.dockerd import trixie_docker
 
 
@@ -30,6 +32,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if any(item.get_closest_marker(group) for item in items for group in ("acceptance", "dist")):
         wanted["the Python base"] = lambda: debootstrap_rootfs(("python3", "python3-pip"),
                                                                BASE_ROOTFS)
+    if any("release_build" in getattr(item, "fixturenames", ()) for item in items):
+        wanted["the release build"] = make_dist.release_build
     if any(item.get_closest_marker("dist") for item in items):
         wanted["the builder without Python"] = lambda: debootstrap_rootfs((), NO_PYTHON_ROOTFS)
     if any("containerd_dockerd" in getattr(item, "fixturenames", ()) for item in items):
