@@ -73,7 +73,9 @@ LAUNCHER_ID = "buildpacksio/lifecycle:launcher"
 CONFIG_ID = "buildpacksio/lifecycle:config"
 PROCESS_TYPES_ID = "buildpacksio/lifecycle:process-types"
 LAUNCHER_IN_IMAGE = "/cnb/lifecycle/launcher"
-BUNDLED_LAUNCHER = Path(__file__).with_name("launcher.sh")
+# Beside this module; in the release binaries, whose one folder is flat
+# (release/build_dist.py), beside the executable's other files.
+BUNDLED_LAUNCHER = Path(getattr(sys, "_MEIPASS", Path(__file__).parent)) / "launcher.sh"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

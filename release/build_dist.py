@@ -61,6 +61,7 @@ def build_folder(work: Path) -> Path:
                     "--distpath", str(work / "bin"), "--workpath", str(work / "pyinstaller"),
                     "--specpath", str(work), "--collect-submodules", "lifecycle",
                     "--collect-submodules", "isal", "--collect-submodules", "docker",
+                    "--add-data", f"{ROOT / 'lifecycle' / 'launcher.sh'}:lifecycle",
                     "--runtime-hook", str(ROOT / "release" / "flat_contents.py"),
                     str(ROOT / "release" / "cnb_lifecycle_main.py")], check=True)
     folder = work / "bin" / EXECUTABLE

@@ -32,9 +32,10 @@ pytestmark = pytest.mark.dist
 
 
 def in_builder(dockerd: Dockerd, builder: str, lifecycle_dir: Path, command: list[str],
-               volumes: dict[str, str] | None = None, **options: Any) -> str:
-    """Run ``command`` in the no-Python builder with /cnb/lifecycle from the archive."""
-    binds = {str(lifecycle_dir / "lifecycle"): {"bind": "/cnb/lifecycle", "mode": "ro"},
+               volumes: dict[str, str] | None = None, at: str = "/cnb/lifecycle",
+               **options: Any) -> str:
+    """Run ``command`` in the no-Python builder with the archive's lifecycle/ mounted ``at``."""
+    binds = {str(lifecycle_dir / "lifecycle"): {"bind": at, "mode": "ro"},
              **{host: {"bind": inside, "mode": "rw"} for host, inside in (volumes or {}).items()}}
     return run_to_completion(dockerd.client, builder, command, binds, **options)
 
@@ -63,6 +64,7 @@ def test_pack_keeps_every_entry_of_the_archive(archive: Path) -> None:
         member = members[f"lifecycle/{phase}"]
         assert member.isfile() and member.mode == 0o755, phase
     assert "lifecycle/cacert.pem" in members  # a package's data file, found by the hook
+    assert "lifecycle/launcher.sh" in members  # the exporter's own, outside a builder
     assert any(name.startswith("lifecycle/isal.") for name in members)  # its C extensions
 
 
@@ -116,6 +118,26 @@ def test_pack_daemon_command_line_in_the_builder(dockerd: Dockerd, builder: str,
     assert "hello from the hello layer" in dockerd.run(app)
     assert json.loads((reachable / "cache" / "committed" / CACHE_LABEL).read_text())
     assert list((reachable / "launch-cache" / "committed").glob("sha256:*.tar"))
+
+
+def test_outside_a_lifecycle_the_exporter_puts_in_its_own_launcher(
+        dockerd: Dockerd, builder: str, lifecycle_dir: Path, reachable: Path,
+        unique: str) -> None:
+    """No /cnb/lifecycle/launcher where the binaries run: the frozen exporter finds the
+    launcher it carries in its own folder, and the app runs on it."""
+    run, app = f"{unique}/run:v1", f"{unique}/app:latest"
+    dockerd.load_layout(make_run_image_layout(reachable / "run-layout", "v1"), run)
+    volumes = pack_volumes(reachable)
+    write_stack(reachable, run)
+    socket = dockerd.host.removeprefix("unix://")
+    logs = in_builder(dockerd, builder, lifecycle_dir,
+                      ["/opt/lifecycle/exporter", "-daemon", "-run-image", run, "-layers",
+                       "/layers", "-stack", "/layers/stack.toml", "-app", "/workspace",
+                       "-log-level", "debug", "-process-type", "web", app],
+                      {**volumes, socket: "/var/run/docker.sock"}, at="/opt/lifecycle",
+                      user="root", working_dir="/layers", environment=pack_env())
+    assert "using the bundled launcher" in logs
+    assert "hello from the hello layer" in dockerd.run(app)
 
 
 def test_pack_publish_command_line_in_the_builder(dockerd: Dockerd, builder: str,
