@@ -16,12 +16,9 @@ Test suites shorten the waits through the environment (see :meth:`RetryPolicy.fr
 
 from __future__ import annotations
 
-import email.utils
-import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from lifecycle.platform.exits import invalid_args
 
@@ -78,6 +75,8 @@ class RetryPolicy:
 
     def pause(self, attempt: int, retry_after: str | None = None) -> None:
         """Wait before attempt ``attempt + 1``."""
+        import random  # only a retry needs it (imported ahead: lifecycle.backends.import_ahead)
+
         delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
         delay *= random.uniform(0.5, 1.0)  # jitter: clients that failed together spread out
         asked = _seconds(retry_after) if retry_after else None
@@ -92,10 +91,58 @@ def _seconds(retry_after: str) -> float | None:
     text = retry_after.strip()
     if text.isdigit():
         return float(text)
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None  # not a value the RFC allows: the usual back-off
-    if when.tzinfo is None:
+    now = time.time()
+    when = http_date(text, now)
+    return None if when is None else max(0.0, when - now)
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_DAYS_BEFORE_MONTH = (0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334)
+
+
+def http_date(text: str, now: float) -> float | None:
+    """An HTTP date in any of the three forms RFC 9110 has recipients accept, as seconds since
+    the epoch; None for anything else. ``now`` (seconds since the epoch) places a two-digit
+    year.
+
+    Parsed here rather than by ``email.utils``, which with the email package, ``calendar``,
+    ``datetime`` and ``locale`` costs more start-up than the rest of the registry backend.
+    """
+    match text.split():
+        case [_, day, month, year, clock, "GMT"] if len(year) == 4:
+            pass                                   # IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT
+        case [_, date, clock, "GMT"] if date.count("-") == 2:
+            day, month, year = date.split("-")     # RFC 850: Sunday, 06-Nov-94 08:49:37 GMT
+            if len(year) != 2:
+                return None
+        case [_, month, day, clock, year] if len(year) == 4:
+            pass                                   # asctime: Sun Nov  6 08:49:37 1994
+        case _:
+            return None
+    numbers = (day, year, *clock.split(":"))
+    if month not in _MONTHS or len(numbers) != 5 or not all(n.isdigit() for n in numbers):
         return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    day_of_month, full_year, hour, minute, second = map(int, numbers)
+    if len(year) == 2:
+        full_year = _recent_year(full_year, time.gmtime(now).tm_year)
+    if not (1 <= day_of_month <= 31 and hour <= 23 and minute <= 59 and second <= 60):
+        return None  # (60: a leap second)
+    days = _days_since_epoch(full_year, _MONTHS.index(month) + 1, day_of_month)
+    return float(days * 86400 + hour * 3600 + minute * 60 + second)
+
+
+def _recent_year(two_digits: int, this_year: int) -> int:
+    """A two-digit year as RFC 9110 reads it: one more than 50 years ahead is the latest
+    year in the past with those digits."""
+    year = this_year - this_year % 100 + two_digits
+    return year - 100 if year > this_year + 50 else year
+
+
+def _days_since_epoch(year: int, month: int, day: int) -> int:
+    """Days from 1970-01-01 to a date of the Gregorian calendar."""
+    def leap_years_through(last: int) -> int:  # from year 1 to ``last``
+        return last // 4 - last // 100 + last // 400
+
+    leap_day = 1 if month > 2 and leap_years_through(year) != leap_years_through(year - 1) else 0
+    return (365 * (year - 1970) + leap_years_through(year - 1) - leap_years_through(1969)
+            + _DAYS_BEFORE_MONTH[month - 1] + leap_day + day - 1)
