@@ -33,6 +33,7 @@ from typing import Any
 from lifecycle import (
     __version__,
     archive,
+    backends,
     buildcache,
     fingerprints,
     multiplatform,
@@ -127,7 +128,9 @@ def export(inputs: ExporterInputs) -> None:
     logger = get_logger()
     for warning in inputs.warnings:
         logger.warning(warning)
-    files.import_every_format()  # before the first switch to the build's user (privileges)
+    # Nothing can be imported once running as the build's user (privileges).
+    files.import_every_format()
+    backends.import_ahead()
     as_user = functools.partial(privileges.as_user, inputs.uid, inputs.gid)
     try:
         privileges.ensure_owner(inputs.uid, inputs.gid, inputs.cache_dir,

@@ -6,6 +6,7 @@ of the program, and a registry export never needs it.
 
 from __future__ import annotations
 
+import importlib
 import os
 
 from lifecycle.backends.base import DEFAULT_CONNECTIONS, ImageStore
@@ -28,3 +29,18 @@ def open_store(target: Target, connections: int = DEFAULT_CONNECTIONS) -> ImageS
     return RegistryStore(target.insecure_registries, Keychain.from_environment(os.environ),
                          connections, RetryPolicy.from_environment(os.environ),
                          TrustConfig.from_environment(os.environ))
+
+
+IMPORTED_ON_FIRST_USE = ("concurrent.futures.thread", "random", "subprocess")
+"""What the registry backend imports only when it first needs it: a thread pool for writes of
+many blobs at once (an index, staged uploads), the retry policy's jitter, a credential
+helper's process. A single-image registry rebase needs none of them."""
+
+
+def import_ahead() -> None:
+    """Import :data:`IMPORTED_ON_FIRST_USE` now. For the exporter, before it first runs as the
+    build's user (:mod:`lifecycle.privileges`): that user may not be allowed to read the
+    installation, and ``-parallel`` sends registry requests (retries, credential helpers
+    included) as that user."""
+    for module in IMPORTED_ON_FIRST_USE:
+        importlib.import_module(module)

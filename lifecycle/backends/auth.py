@@ -18,7 +18,6 @@ program name, not its output.
 from __future__ import annotations
 
 import base64
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,6 +97,8 @@ def _encode(username: object, password: object) -> str:
 
 def _from_helper(helper: str, registry: str) -> str | None:
     """``Basic`` credentials from ``docker-credential-<helper>``, or None if it has none."""
+    import subprocess  # only a configured helper needs it (imported ahead: backends.import_ahead)
+
     program = f"docker-credential-{helper}"
     server_url = DOCKER_HUB_SERVER_URL if registry == DOCKER_HUB else registry
     try:

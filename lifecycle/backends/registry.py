@@ -11,10 +11,10 @@ than a library: docs/design.md.
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, cast
@@ -62,6 +62,8 @@ from lifecycle.progress import count_sent
 from lifecycle.reference import Reference, host_and_port, registry_host
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from _typeshed import WriteableBuffer
 
 MANIFEST_ACCEPT = ", ".join((OCI_MANIFEST, DOCKER_MANIFEST, OCI_INDEX, DOCKER_MANIFEST_LIST))
@@ -453,9 +455,8 @@ class RegistryStore(ImageStore):
         # the one connection pool; only then is any name pointed at the index.
         self._ensure_blobs(images, refs, workers=INDEX_WORKERS)
         repos = list({self._repo(ref): ref for ref in refs})
-        with ThreadPoolExecutor(max_workers=INDEX_WORKERS, thread_name_prefix="child") as pool:
-            _all_or_none([pool.submit(self._put_child, repo, image)
-                          for repo in repos for image in images])
+        _all_or_none([functools.partial(self._put_child, repo, image)
+                      for repo in repos for image in images], INDEX_WORKERS)
         return self._tag(refs, index.manifest_bytes(), index.media_type)
 
     def _put_child(self, repo: Repository, image: Image) -> None:
@@ -478,12 +479,11 @@ class RegistryStore(ImageStore):
             config = image.config_bytes()
             blobs.setdefault(sha256_digest(config), (len(config), _BytesBlob(config)))
         repos = list({self._repo(ref): ref for ref in refs})
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="blob") as pool:
-            for number, repo in enumerate(repos):
-                placed_in = repos[0] if number else None
-                _all_or_none([pool.submit(self._ensure_blob, repo, digest, size, source,
-                                          placed_in)
-                              for digest, (size, source) in blobs.items()])
+        for number, repo in enumerate(repos):
+            placed_in = repos[0] if number else None
+            _all_or_none([functools.partial(self._ensure_blob, repo, digest, size, source,
+                                            placed_in)
+                          for digest, (size, source) in blobs.items()], workers)
 
     def _tag(self, refs: Sequence[Reference], manifest: bytes, media_type: str) -> SaveResult:
         """Point every name at ``manifest``, whose blobs (or children) are all present."""
@@ -594,16 +594,24 @@ class RegistryStore(ImageStore):
                                    headers={"Content-Length": "0"})
 
 
-def _all_or_none(started: Sequence[Future[None]]) -> None:
-    """Wait for every step; the first to fail (in order) is raised, and the steps not yet
-    begun are dropped: a lasting fault must not be met once per remaining blob."""
-    try:
-        for step in started:
-            step.result()
-    except BaseException:
-        for step in started:
-            step.cancel()
-        raise
+def _all_or_none(steps: Sequence[Callable[[], None]], workers: int) -> None:
+    """Run every step, ``workers`` at a time; the first to fail (in order) is raised, and the
+    steps not yet begun are dropped: a lasting fault must not be met once per remaining blob."""
+    if workers == 1:
+        for step in steps:  # one at a time: no thread pool (a single image's write)
+            step()
+        return
+    from concurrent.futures import ThreadPoolExecutor  # imported ahead: backends.import_ahead
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="write") as pool:
+        started = [pool.submit(step) for step in steps]
+        try:
+            for future in started:
+                future.result()
+        except BaseException:
+            for future in started:
+                future.cancel()
+            raise
 
 
 class _LocalSourceFailed(BackendError):
@@ -628,6 +636,8 @@ class _UploadStager:
     def __init__(self, client: RegistryClient, repo: Repository) -> None:
         self.client, self.repo = client, repo
         self.scope = push_scope(repo)
+        from concurrent.futures import ThreadPoolExecutor  # imported ahead: backends.import_ahead
+
         self._pool = ThreadPoolExecutor(max_workers=self.WORKERS, thread_name_prefix="upload")
         self._uploads: list[Future[None]] = []
 

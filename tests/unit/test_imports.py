@@ -9,7 +9,9 @@ selection, checks, the new image, report.toml), then imports the registry backen
 
 Modules imported on first use must not be first used while the exporter has switched to the
 build's user, who may not be allowed to read the installation: another process exports
-with every switch recorded, and what was imported inside one is checked to be nothing.
+with every switch recorded, and what was imported inside one is checked to be nothing; what
+the registry backend imports on first use must have been imported before the first switch,
+and a third process checks that this is everything the backend imports inside a function.
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from lifecycle.backends import IMPORTED_ON_FIRST_USE
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -77,11 +82,14 @@ from tests.unit.memory_store import MemoryStore
 store = MemoryStore()
 cli.open_store = lambda target, connections: store
 imported_while_switched = []
+imported_at_first_switch = []
 
 
 @contextmanager
 def recording_as_user(uid, gid):
     before = set(sys.modules)
+    if not imported_at_first_switch:
+        imported_at_first_switch.extend(sorted(before))
     yield
     imported_while_switched.extend(sorted(set(sys.modules) - before))
 
@@ -101,7 +109,31 @@ code = exporter.main(["-run", str(root / "run.toml"), "-layers", str(build.layer
                       "-report", str(root / "report.toml"), "-log-format", "json",
                       "reg.io/apps/web"])
 with open(sys.argv[1], "w") as out:
-    json.dump({"code": code, "imported_while_switched": imported_while_switched}, out)
+    json.dump({"code": code, "imported_while_switched": imported_while_switched,
+               "imported_at_first_switch": imported_at_first_switch}, out)
+"""
+
+# Every import inside a function of these modules, run after backends.import_ahead(). Not
+# the HTTP client's (TLS, certifi, a NO_PROXY network): docs/design.md, "Imports", says why.
+IMPORTS_INSIDE_FUNCTIONS = """
+import ast, json, sys
+from pathlib import Path
+from lifecycle import backends
+
+backends.import_ahead()
+imported = {}
+for module in ("auth", "registry", "retry", "tls"):
+    path = Path("lifecycle/backends", module + ".py")
+    for function in ast.walk(ast.parse(path.read_text())):
+        if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for node in ast.walk(function):
+                if isinstance(node, (ast.Import, ast.ImportFrom)):
+                    before = set(sys.modules)
+                    exec(compile(ast.Module([node], []), str(path), "exec"), {})
+                    statement = f"{module}.py:{node.lineno}: {ast.unparse(node)}"
+                    imported[statement] = sorted(set(sys.modules) - before)
+with open(sys.argv[1], "w") as out:
+    json.dump(imported, out)
 """
 
 NOT_ON_A_REBASE = (
@@ -120,17 +152,22 @@ NOT_ON_A_REBASE = (
 )
 NOT_WITH_THE_REGISTRY = ("asyncio", "docker", "lifecycle.backends.daemon",
                          "lifecycle.backends.layout", "lifecycle.multiplatform")
+# What the registry backend imports only on first use (a thread pool, a retry's jitter, a
+# credential helper) and what email.utils brings (for a Retry-After date): one image's
+# rebase without faults or credential helpers needs none of them.
+NOT_UNTIL_USED = ("concurrent.futures", "logging", "random", "subprocess", "email",
+                  "calendar", "locale")
 # What an HTTP library such as requests would load; our client on sockets loads none of them.
 NOT_WITH_OUR_HTTP_CLIENT = ("requests", "urllib3", "ssl", "importlib.metadata")
 
 
-def run_script(script: str, scratch: Path) -> dict[str, object]:
+def run_script(script: str, scratch: Path) -> dict[str, Any]:
     """``script`` in a new process (argv: its JSON output, ``scratch``); its JSON output."""
     environ = {key: value for key, value in os.environ.items() if not key.startswith("CNB_")}
     subprocess.run([sys.executable, "-c", script, str(scratch / "out.json"), str(scratch)],
                    cwd=ROOT, env={**environ, "CNB_PLATFORM_API": "0.12"}, check=True,
                    stdout=subprocess.DEVNULL)
-    result: dict[str, object] = json.loads((scratch / "out.json").read_text())
+    result: dict[str, Any] = json.loads((scratch / "out.json").read_text())
     return result
 
 
@@ -159,6 +196,11 @@ def test_the_registry_backend_imports_no_other_backend(imported: dict[str, objec
     assert loaded(imported["store"], NOT_WITH_THE_REGISTRY) == []
 
 
+def test_the_registry_backend_imports_only_what_every_run_uses(
+        imported: dict[str, object]) -> None:
+    assert loaded(imported["store"], NOT_UNTIL_USED) == []
+
+
 def test_the_registry_backend_imports_no_http_library(imported: dict[str, object]) -> None:
     assert loaded(imported["store"], NOT_WITH_OUR_HTTP_CLIENT) == []
 
@@ -168,3 +210,12 @@ def test_an_export_imports_nothing_as_the_build_user(tmp_path: Path) -> None:
     assert exported["code"] == 0
     assert (tmp_path / "report.toml").is_file()
     assert exported["imported_while_switched"] == []
+    assert loaded(exported["imported_at_first_switch"], IMPORTED_ON_FIRST_USE) == list(
+        IMPORTED_ON_FIRST_USE)
+
+
+def test_the_registry_backend_imports_inside_functions_only_what_is_imported_ahead(
+        tmp_path: Path) -> None:
+    imported = run_script(IMPORTS_INSIDE_FUNCTIONS, tmp_path)
+    assert imported  # the lazy imports were found
+    assert {statement: new for statement, new in imported.items() if new} == {}
