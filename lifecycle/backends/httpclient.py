@@ -259,12 +259,12 @@ def speaks_tls(host: str, port: int, timeout: float = 5.0) -> bool:
     costs ~20 (a new client context loads the system's CA certificates), so a plain-HTTP
     registry never needs ssl at all. Nothing is verified here; every real request is."""
     try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
+        with _connect(host, port, timeout) as sock:
             sock.sendall(_client_hello(host))
             answer = b""
             while len(answer) < 2 and (data := sock.recv(2 - len(answer))):
                 answer += data
-    except OSError:
+    except (OSError, TransportError):
         return False
     # A record's content type (22 handshake, 21 alert) and major version 3; a plain-HTTP
     # server answers "HTTP/1.1 400" or hangs up.
@@ -363,8 +363,11 @@ class _Connection:
 
 def _connect(host: str, port: int, timeout: float) -> socket.socket:
     """A TCP connection to the first address of ``host`` that accepts one."""
+    # An ASCII name goes as bytes: a str is always run through the IDNA codec, whose import
+    # (with stringprep and unicodedata) costs a rebase more than a millisecond.
+    name = host.encode() if host.isascii() else host
     try:
-        addresses = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+        addresses = socket.getaddrinfo(name, port, 0, socket.SOCK_STREAM)
     except socket.gaierror as err:
         raise ConnectFailed(f"cannot resolve {host}") from err
     last: OSError | None = None
