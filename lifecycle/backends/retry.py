@@ -75,7 +75,7 @@ class RetryPolicy:
 
     def pause(self, attempt: int, retry_after: str | None = None) -> None:
         """Wait before attempt ``attempt + 1``."""
-        import random  # only a retry needs it (imported ahead: lifecycle.backends.import_ahead)
+        import random  # only a retry needs it (imported ahead: backends.import_ahead)
 
         delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
         delay *= random.uniform(0.5, 1.0)  # jitter: clients that failed together spread out
@@ -89,7 +89,7 @@ class RetryPolicy:
 def _seconds(retry_after: str) -> float | None:
     """A ``Retry-After`` value (delay-seconds or an HTTP date) as seconds from now."""
     text = retry_after.strip()
-    if text.isdigit():
+    if _digits(text):
         return float(text)
     now = time.time()
     when = http_date(text, now)
@@ -120,7 +120,7 @@ def http_date(text: str, now: float) -> float | None:
         case _:
             return None
     numbers = (day, year, *clock.split(":"))
-    if month not in _MONTHS or len(numbers) != 5 or not all(n.isdigit() for n in numbers):
+    if month not in _MONTHS or len(numbers) != 5 or not all(map(_digits, numbers)):
         return None
     day_of_month, full_year, hour, minute, second = map(int, numbers)
     if len(year) == 2:
@@ -129,6 +129,12 @@ def http_date(text: str, now: float) -> float | None:
         return None  # (60: a leap second)
     days = _days_since_epoch(full_year, _MONTHS.index(month) + 1, day_of_month)
     return float(days * 86400 + hour * 3600 + minute * 60 + second)
+
+
+def _digits(text: str) -> bool:
+    """Only ASCII digits, as HTTP's DIGIT (``str.isdigit`` also takes "²", which int() does
+    not)."""
+    return text.isascii() and text.isdigit()
 
 
 def _recent_year(two_digits: int, this_year: int) -> int:

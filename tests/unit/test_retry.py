@@ -35,6 +35,7 @@ def test_back_off_grows_exponentially_with_jitter_up_to_the_cap(waits: list[floa
     ("3", 3, 3),            # seconds, longer than the back-off: honoured
     ("60", 10, 10),         # longer than max_delay: capped
     ("soon", 0.005, 0.01),  # not a value HTTP allows: the back-off
+    ("²", 0.005, 0.01),     # a digit to str.isdigit, not to HTTP
 ])
 def test_retry_after_is_honoured_within_the_cap(waits: list[float], retry_after: str,
                                                 low: float, high: float) -> None:
@@ -106,6 +107,7 @@ def test_http_dates_read_as_the_standard_library_writes_them(seconds: int) -> No
     "Sun, 06 Nov 1994 08:49 GMT", "Sun, 06 Nov 1994 08:60:00 GMT",
     "Sunday, 06-Nov-1994 08:49:37 GMT", "Sunday, 06-Nov 08:49:37 GMT",
     "Sun Nov  6 08:49:37 94", "Sun, 06 Nov 1994 -8:49:37 GMT",
+    "Sun, 0² Nov 1994 08:49:37 GMT",
 ])
 def test_what_is_not_an_http_date(text: str) -> None:
     assert http_date(text, IN_2026) is None
