@@ -11,6 +11,9 @@ Order of work, so that a bad input can never leave a half-made image behind:
 5. write report.toml atomically; then the launch cache, the build cache (a failure there is
    a warning) and the layer fingerprints.
 
+Steps 3 and the caches of step 5 are their own modules: :mod:`lifecycle.exportlayers` and
+:mod:`lifecycle.exportcaches`.
+
 Started as root with a build user (CNB_USER_ID/CNB_GROUP_ID), every step that reads the
 build's files or writes ours runs as that user (:mod:`lifecycle.privileges`).
 """
@@ -18,13 +21,11 @@ build's files or writes ours runs as that user (:mod:`lifecycle.privileges`).
 from __future__ import annotations
 
 import functools
-import os
 import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, closing
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -32,9 +33,7 @@ from typing import Any
 
 from lifecycle import (
     __version__,
-    archive,
     backends,
-    buildcache,
     fingerprints,
     multiplatform,
     platformimage,
@@ -45,11 +44,19 @@ from lifecycle import (
 from lifecycle.backends.base import (
     AccessDenied,
     BackendError,
-    BlobStager,
     ImageNotFound,
     ImageStore,
 )
 from lifecycle.cli import open_target, run_phase
+from lifecycle.exportcaches import export_cache, keep_launch_layers, open_launch_cache
+from lifecycle.exportlayers import (
+    BuildpackLayers,
+    LayerBuilder,
+    LayerPlanner,
+    LayerPlans,
+    PlannedLayer,
+    PreviousImage,
+)
 from lifecycle.extended import extended_run_image
 from lifecycle.image import mutate
 from lifecycle.image.index import Platform
@@ -70,9 +77,6 @@ from lifecycle.reference import ReferenceError, parse_reference
 from lifecycle.runimage import choose_run_image, names_contain, same_repository
 from lifecycle.saving import report_and_check, save_image
 
-LAUNCHER_ID = "buildpacksio/lifecycle:launcher"
-CONFIG_ID = "buildpacksio/lifecycle:config"
-PROCESS_TYPES_ID = "buildpacksio/lifecycle:process-types"
 LAUNCHER_IN_IMAGE = "/cnb/lifecycle/launcher"
 # Beside this module; in the release binaries, whose one folder is flat
 # (release/build_dist.py), beside the executable's other files.
@@ -81,16 +85,6 @@ BUNDLED_LAUNCHER = Path(getattr(sys, "_MEIPASS", Path(__file__).parent)) / "laun
 
 def main(argv: Sequence[str] | None = None) -> int:
     return run_phase(argv, resolve_exporter_inputs, lambda inputs: inputs.log, export)
-
-
-@dataclass(frozen=True)
-class BuildpackLayers:
-    """One buildpack of the group with the layer metadata it left."""
-
-    entry: files.GroupEntry
-    directory: Path
-    layers: tuple[files.LayerMetadata, ...]
-    store: dict[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -164,7 +158,7 @@ def export_to(store: ImageStore, inputs: ExporterInputs, local: LocalInputs,
     with as_user():
         if not (inputs.layers_dir / "config").is_dir():
             (inputs.layers_dir / "config").mkdir()
-        plans = LayerPlanner(inputs, previous).plan(local)
+        plans = LayerPlanner(inputs, previous).plan(local.buildpacks, local.build, local.launcher)
         known = fingerprints.LayerFingerprints.load(inputs.layers_dir)
         workdir = Path(tempfile.mkdtemp(prefix="cnb-export-"))
     try:
@@ -192,7 +186,7 @@ def export_to(store: ImageStore, inputs: ExporterInputs, local: LocalInputs,
 
             def cache_as_user() -> dict[str, fingerprints.Recorded]:
                 with as_user():
-                    return export_cache(inputs, local, store, known, workdir)
+                    return export_cache(inputs, local.buildpacks, store, known, workdir)
 
             cached = export_image_and_cache(
                 save_and_keep_launch_layers, cache_as_user,
@@ -467,230 +461,6 @@ def read_previous_label(inputs: ExporterInputs, store: ImageStore,
     return PreviousImage(stored.image, label)
 
 
-@dataclass(frozen=True)
-class PreviousImage:
-    """The previous app image and its lifecycle label, whose layers may be reused."""
-
-    image: Image
-    label: files.LifecycleLabel
-
-
-# -- 3. layers -------------------------------------------------------------------------------
-
-@dataclass(eq=False, frozen=True)
-class PlannedLayer:
-    """One layer of the app image before its bytes exist: its entries, or a layer of the
-    previous image to reuse as is (a launch layer whose contents the buildpack left out)."""
-
-    layer_id: str                   # as logged: "<buildpack>:<layer>", "slice-<n>", ...
-    history: str
-    previous_shas: frozenset[str]   # diffIDs of the previous image it may be reused from
-    plan: archive.LayerPlan | None = None
-    reused: Layer | None = None
-
-
-@dataclass(frozen=True)
-class LayerPlans:
-    """Every layer the exporter adds, in image order, with what the label needs of each."""
-
-    buildpacks: tuple[tuple[BuildpackLayers, tuple[tuple[files.LayerMetadata, PlannedLayer],
-                                                   ...]], ...]
-    app: tuple[PlannedLayer, ...]
-    launcher: PlannedLayer
-    config: PlannedLayer
-    process_types: PlannedLayer | None
-    sbom: PlannedLayer | None = None   # <layers>/sbom/launch (0.8 on), after the buildpacks'
-
-    def in_order(self) -> list[PlannedLayer]:
-        return [*(planned for _, layers in self.buildpacks for _, planned in layers),
-                *([self.sbom] if self.sbom else []), *self.app, self.launcher, self.config,
-                *([self.process_types] if self.process_types else [])]
-
-
-class LayerPlanner:
-    """Reads the trees of every layer (stat only, no contents) and what each may reuse."""
-
-    def __init__(self, inputs: ExporterInputs, previous: PreviousImage | None) -> None:
-        self.inputs, self.previous = inputs, previous
-
-    def _warn_skipped(self, path: Path, why: str) -> None:
-        shown = os.fsencode(path).decode("utf-8", "backslashreplace")
-        get_logger().warning(f"Skipping '{shown}': {why}")
-
-    def _previous_sha(self, key: str) -> frozenset[str]:
-        sha = self.previous.label.sha(key) if self.previous else None
-        return frozenset({sha}) if sha else frozenset()
-
-    def plan(self, local: LocalInputs) -> LayerPlans:
-        inputs = self.inputs
-        try:
-            return LayerPlans(
-                buildpacks=tuple((bp, self.buildpack(bp)) for bp in local.buildpacks),
-                app=self.app(local.build.slices),
-                launcher=PlannedLayer(LAUNCHER_ID, "Buildpacks Application Launcher",
-                                      self._previous_sha("launcher"),
-                                      archive.launcher_plan(local.launcher)),
-                config=PlannedLayer(CONFIG_ID, "Buildpacks Launcher Config",
-                                    self._previous_sha("config"),
-                                    archive.dir_plan(inputs.layers_dir / "config", inputs.uid,
-                                                     inputs.gid, self._warn_skipped)),
-                process_types=self.process_types(local.build.processes),
-                sbom=self.launch_sbom())
-        except archive.ArchiveError as err:
-            raise LifecycleError("export", err, ExitCode.EXPORT_FAILED) from None
-
-    def buildpack(self, buildpack: BuildpackLayers
-                  ) -> tuple[tuple[files.LayerMetadata, PlannedLayer], ...]:
-        entry, planned = buildpack.entry, []
-        for meta in buildpack.layers:
-            if not meta.launch:
-                continue
-            layer_id = f"{entry.id}:{meta.name}"
-            history = f"Layer: '{meta.name}', Created by buildpack: {entry.id}@{entry.version}"
-            previous_sha = (self.previous.label.layer_sha(entry.id, meta.name)
-                            if self.previous else None)
-            previous_shas = frozenset({previous_sha} if previous_sha else ())
-            if meta.has_contents:
-                layer_plan = archive.dir_plan(buildpack.directory / meta.name, self.inputs.uid,
-                                              self.inputs.gid, self._warn_skipped)
-                planned.append((meta, PlannedLayer(layer_id, history, previous_shas,
-                                                   plan=layer_plan)))
-            else:
-                reused = self._reuse_without_contents(layer_id, meta, previous_sha)
-                planned.append((meta, PlannedLayer(layer_id, history, previous_shas,
-                                                   reused=reused)))
-        return tuple(planned)
-
-    def _reuse_without_contents(self, layer_id: str, meta: files.LayerMetadata,
-                                previous_sha: str | None) -> Layer:
-        if meta.cache:
-            raise LifecycleError("export", f"layer '{layer_id}' is cache=true but has no contents",
-                                 ExitCode.EXPORT_FAILED)
-        reused = (self.previous.image.layer_by_diff_id(previous_sha)
-                  if self.previous and previous_sha else None)
-        if previous_sha is None or reused is None:
-            cause = (f"cannot reuse '{layer_id}', previous image has no metadata for layer "
-                     f"'{layer_id}'" if previous_sha is None else
-                     f"cannot reuse '{layer_id}', previous image did not have layer {previous_sha}")
-            raise LifecycleError("export", cause, ExitCode.EXPORT_FAILED)
-        return reused
-
-    def app(self, slices: tuple[tuple[str, ...], ...]) -> tuple[PlannedLayer, ...]:
-        plans = archive.app_slice_plans(self.inputs.app_dir, slices, self.inputs.uid,
-                                        self.inputs.gid, self._warn_skipped)
-        previous_shas = self.previous.label.app_shas() if self.previous else frozenset()
-        return tuple(
-            PlannedLayer(f"slice-{index}", "Application Layer" if len(plans) == 1
-                         else f"Application Slice: {index}", previous_shas, plan=layer_plan)
-            for index, layer_plan in enumerate(plans, start=1))
-
-    def launch_sbom(self) -> PlannedLayer | None:
-        """The launch SBOM layer, when this platform API has one and the build left it."""
-        directory = sbom.sbom_dir(self.inputs.layers_dir, "launch")
-        if not self.inputs.features.sbom_layers or directory is None:
-            return None
-        return PlannedLayer(sbom.LAUNCH_SBOM_ID, sbom.SBOM_HISTORY, self._previous_sha("sbom"),
-                            archive.dir_plan(directory, self.inputs.uid, self.inputs.gid,
-                                             self._warn_skipped))
-
-    def process_types(self, processes: Sequence[files.Process]) -> PlannedLayer | None:
-        types = [process.type for process in processes]
-        if not types:
-            return None
-        try:
-            layer_plan = archive.process_types_plan(types)
-        except ValueError as err:
-            raise LifecycleError("export", err, ExitCode.EXPORT_FAILED) from None
-        return PlannedLayer(PROCESS_TYPES_ID, "Buildpacks Process Types",
-                            self._previous_sha("process-types"), plan=layer_plan)
-
-
-BUILD_WORKERS = max(1, min(4, os.cpu_count() or 1))
-"""Layers are tarred, hashed and compressed in threads: hashlib and isal release the GIL."""
-
-
-@dataclass(frozen=True)
-class BuiltLayers:
-    """Each planned layer as built or reused, and the fingerprints to remember."""
-
-    layers: dict[PlannedLayer, Layer]
-    fingerprints: dict[str, fingerprints.Recorded]   # to remember once the image is saved
-
-
-class LayerBuilder:
-    """Turns plans into layers: reused from the previous image when the fingerprint says
-    nothing changed, else written in parallel into a private work dir."""
-
-    def __init__(self, workdir: Path, compress: bool, previous: PreviousImage | None,
-                 known: fingerprints.LayerFingerprints, stager: BlobStager | None,
-                 launch_cache: buildcache.VolumeCache | None = None) -> None:
-        self.workdir, self.compress = workdir, compress
-        self.previous, self.known, self.stager = previous, known, stager
-        self.launch_cache = launch_cache
-
-    def _from_previous(self, diff_id: str | None) -> Layer | None:
-        """The previous image's layer, read from the launch cache when it has it, so that
-        the daemon's lack of it never costs a ``docker save``."""
-        layer = self.previous.image.layer_by_diff_id(diff_id) if self.previous and diff_id \
-            else None
-        if layer is not None and self.launch_cache is not None:
-            return self.launch_cache.with_cached_source(layer)
-        return layer
-
-    def build(self, planned: Sequence[PlannedLayer]) -> BuiltLayers:
-        pool = ThreadPoolExecutor(max_workers=BUILD_WORKERS, thread_name_prefix="layer")
-        try:
-            pending = {layer: pool.submit(self._layer, layer) for layer in planned}
-            built: dict[PlannedLayer, Layer] = {}
-            remembered: dict[str, fingerprints.Recorded] = {}
-            # Decided in image order, so the log reads like the image and the first
-            # problem in that order is the one reported.
-            for layer in planned:
-                result, fingerprint = pending[layer].result()
-                built[layer] = self._decide(layer, result)
-                if fingerprint is not None:
-                    remembered[layer.layer_id] = fingerprints.Recorded(
-                        fingerprint, built[layer].diff_id)
-            return BuiltLayers(built, remembered)
-        except archive.ArchiveError as err:
-            raise LifecycleError("export", err, ExitCode.EXPORT_FAILED) from None
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-
-    def _layer(self, planned: PlannedLayer) -> tuple[Layer, str | None]:
-        if planned.plan is None:
-            assert planned.reused is not None
-            return planned.reused, None
-        fingerprint = planned.plan.fingerprint()
-        unchanged = self.known.diff_id(planned.layer_id, fingerprint)
-        if unchanged in planned.previous_shas:
-            reusable = self._from_previous(unchanged)
-            if reusable is not None:
-                get_logger().debug(f"Layer '{planned.layer_id}' is unchanged since the last "
-                                   f"export (fingerprint {fingerprint}); not tarring it")
-                return reusable, fingerprint
-        # A layer the previous image may already hold is uploaded only if write() finds it
-        # missing: an identical rebuild must not send its bytes again. A layer with nothing
-        # to compare with is uploaded while it is written.
-        stage = self.stager.stage if self.stager and not planned.previous_shas else None
-        return (archive.write_layer(planned.plan.entries, self.workdir, self.compress, stage),
-                fingerprint)
-
-    def _decide(self, planned: PlannedLayer, layer: Layer) -> Layer:
-        reused = (self._from_previous(layer.diff_id)
-                  if layer.diff_id in planned.previous_shas else None)
-        fields = {"layer": planned.layer_id, "digest": layer.digest, "bytes": layer.size}
-        if reused is not None or planned.reused is not None:
-            layer = reused or layer
-            get_logger().info(f"Reusing layer '{planned.layer_id}'", kind="layer.reused",
-                              **{**fields, "digest": layer.digest, "bytes": layer.size})
-        else:
-            get_logger().info(f"Adding layer '{planned.layer_id}'", kind="layer.added",
-                              **fields)
-        get_logger().debug(f"Layer '{planned.layer_id}' SHA: {layer.diff_id}")
-        return layer
-
-
 # -- 4. compose ------------------------------------------------------------------------------
 
 def compose(inputs: ExporterInputs, local: LocalInputs, run_image: RunImage,
@@ -784,119 +554,6 @@ def needs_root_to_save(inputs: ExporterInputs) -> str | None:
     if inputs.target.layout_dir is not None:
         return "the layout directory is root's, and the cache is written as the build's user"
     return None
-
-
-# -- launch cache (daemon) ----------------------------------------------------------------
-
-def open_launch_cache(inputs: ExporterInputs) -> buildcache.VolumeCache | None:
-    """``-launch-cache`` (only with ``-daemon``): the layer tars of the last export."""
-    if inputs.launch_cache_dir is None:
-        return None
-    try:
-        return buildcache.VolumeCache(inputs.launch_cache_dir, inputs.uid, inputs.gid)
-    except OSError as err:
-        get_logger().warning(f"Not using the launch cache '{inputs.launch_cache_dir}': "
-                             f"{err.strerror or err}")
-        return None
-
-
-def keep_launch_layers(cache: buildcache.VolumeCache, layers: Iterable[Layer]) -> None:
-    """Replace the launch cache with the tars of the layers the image now has (moved from
-    the work dir, or kept from the cache); a failure is a warning."""
-    try:
-        for layer in layers:
-            if cache.has_layer(layer.diff_id):
-                cache.reuse(layer.diff_id)
-            elif isinstance(layer.source, archive.LocalBlob) and layer.digest == layer.diff_id:
-                cache.add(layer)
-        cache.commit({})
-    except OSError as err:
-        get_logger().warning(f"Failed to update the launch cache: {err.strerror or err}")
-
-
-# -- 6. build cache --------------------------------------------------------------------------
-
-def open_build_cache(inputs: ExporterInputs, store: ImageStore,
-                     workdir: Path) -> buildcache.BuildCache | None:
-    """The cache image if given (it wins, as in the lifecycle), else the cache directory."""
-    if inputs.cache_image is not None:
-        return buildcache.ImageCache(store, inputs.cache_image, workdir)
-    if inputs.cache_dir is not None:
-        return buildcache.VolumeCache(inputs.cache_dir, inputs.uid, inputs.gid)
-    return None
-
-
-def export_cache(inputs: ExporterInputs, local: LocalInputs, store: ImageStore,
-                 known: fingerprints.LayerFingerprints,
-                 workdir: Path) -> dict[str, fingerprints.Recorded]:
-    """Put the ``cache = true`` layers into the build cache, reusing unchanged ones.
-
-    Runs after the image is saved; any failure is only the warning ``Failed to export
-    cache: ...``. Returns the fingerprints to remember for the cache layers.
-    """
-    try:
-        cache = open_build_cache(inputs, store, workdir)
-        return {} if cache is None else fill_cache(inputs, local, cache, known)
-    except (OSError, BackendError, archive.ArchiveError) as err:
-        cause = err.strerror if isinstance(err, OSError) and err.strerror else err
-        get_logger().warning(f"Failed to export cache: {cause}")
-        return {}
-
-
-def fill_cache(inputs: ExporterInputs, local: LocalInputs, cache: buildcache.BuildCache,
-               known: fingerprints.LayerFingerprints) -> dict[str, fingerprints.Recorded]:
-    logger = get_logger()
-    metadata = cache.metadata()
-    previous = buildcache.previous_shas(metadata)
-    remembered: dict[str, fingerprints.Recorded] = {}
-
-    def cache_layer(layer_id: str, directory: Path, previous_sha: str | None) -> str:
-        plan = archive.dir_plan(directory, inputs.uid, inputs.gid,
-                                lambda path, why: logger.warning(f"Skipping '{path}': {why}"))
-        fingerprint = plan.fingerprint()
-        unchanged = known.diff_id(f"cache:{layer_id}", fingerprint)
-        if unchanged is not None and unchanged == previous_sha \
-                and cache.has_layer(unchanged):
-            sha = unchanged
-        else:
-            layer = cache.write_layer(plan)
-            sha = layer.diff_id
-            if sha != previous_sha or not cache.has_layer(sha):
-                logger.info(f"Adding cache layer '{layer_id}'", kind="cache-layer.added",
-                            layer=layer_id, digest=layer.digest, bytes=layer.size)
-                cache.add(layer)
-        if sha == previous_sha and cache.has_layer(sha):
-            logger.info(f"Reusing cache layer '{layer_id}'", kind="cache-layer.reused",
-                        layer=layer_id, digest=sha)
-            cache.reuse(sha)
-        logger.debug(f"Layer '{layer_id}' SHA: {sha}")
-        if fingerprint is not None:
-            remembered[f"cache:{layer_id}"] = fingerprints.Recorded(fingerprint, sha)
-        return sha
-
-    entries = []
-    for buildpack in local.buildpacks:
-        layers: dict[str, Any] = {}
-        for meta in buildpack.layers:
-            if not meta.cache:
-                continue
-            layer_id = f"{buildpack.entry.id}:{meta.name}"
-            if not meta.has_contents:
-                logger.warning(f"Not caching layer '{layer_id}': it is cache=true but has no "
-                               "contents")
-                continue
-            sha = cache_layer(layer_id, buildpack.directory / meta.name,
-                              previous.get((buildpack.entry.id, meta.name)))
-            layers[meta.name] = meta.to_json(sha)
-        entries.append({"key": buildpack.entry.id, "version": buildpack.entry.version,
-                        "layers": layers})
-    committed: dict[str, Any] = {"buildpacks": entries}
-    sbom_dir = sbom.sbom_dir(inputs.layers_dir, "cache")
-    if inputs.features.sbom_layers and sbom_dir is not None:
-        committed["sbom"] = {"sha": cache_layer(sbom.CACHE_SBOM_ID, sbom_dir,
-                                                buildcache.previous_sbom_sha(metadata))}
-    cache.commit(committed)
-    return remembered
 
 
 if __name__ == "__main__":
