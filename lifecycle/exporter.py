@@ -124,7 +124,7 @@ def export(inputs: ExporterInputs) -> None:
         logger.warning(warning)
     # Nothing can be imported once running as the build's user (privileges).
     files.import_every_format()
-    backends.import_ahead()
+    backends.import_ahead(first_request_as_user=inputs.cache_image is not None)
     as_user = functools.partial(privileges.as_user, inputs.uid, inputs.gid)
     try:
         privileges.ensure_owner(inputs.uid, inputs.gid, inputs.cache_dir,

@@ -37,10 +37,21 @@ many blobs at once (an index, staged uploads), the retry policy's jitter, a cred
 helper's process. A single-image registry rebase needs none of them."""
 
 
-def import_ahead() -> None:
+CLIENT_IMPORTED_ON_FIRST_USE = ("ssl", "certifi", "ipaddress")
+"""What the HTTP client imports on the first request that needs it: ssl and certifi for an
+https registry, ipaddress for a network in ``NO_PROXY``."""
+
+
+def import_ahead(first_request_as_user: bool = False) -> None:
     """Import :data:`IMPORTED_ON_FIRST_USE` now. For the exporter, before it first runs as the
     build's user (:mod:`lifecycle.privileges`): that user may not be allowed to read the
     installation, and ``-parallel`` sends registry requests (retries, credential helpers
-    included) as that user."""
-    for module in IMPORTED_ON_FIRST_USE:
+    included) as that user.
+
+    With ``first_request_as_user`` (a registry the exporter first reaches as the build's user:
+    a ``-cache-image``), the HTTP client's :data:`CLIENT_IMPORTED_ON_FIRST_USE` too. The run
+    image's and the app's registries are first reached as root, so a plain-HTTP export
+    without a cache image never pays for importing ssl."""
+    for module in (*IMPORTED_ON_FIRST_USE,
+                   *(CLIENT_IMPORTED_ON_FIRST_USE if first_request_as_user else ())):
         importlib.import_module(module)
