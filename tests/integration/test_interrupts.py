@@ -9,6 +9,7 @@ when the log shows the export has reached the step.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -32,11 +33,13 @@ SAVING = "Saving "
 
 @pytest.fixture(scope="module")
 def big_build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SampleBuild]:
-    build = write_sample_build(tmp_path_factory.mktemp("big") / "build")
+    root = tmp_path_factory.mktemp("big")
+    build = write_sample_build(root / "build")
     with (build.app_dir / "big.bin").open("wb") as out:
         for _ in range(BIG_FILE_BYTES >> 24):
             out.write(os.urandom(1 << 24))
     yield build
+    shutil.rmtree(root)  # 256 MiB that pytest would otherwise keep until the session ends
 
 
 def interrupt(args: list[str], tmp_path: Path, when: str, signum: int,
