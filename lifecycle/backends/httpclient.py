@@ -326,11 +326,12 @@ class _Connection:
             raise ConnectFailed(f"proxy {route.proxy}: only http:// proxies are supported")
         host, port = (proxy.hostname or "", proxy.port or 80) if proxy else (route.host,
                                                                              route.port)
+        authorization = _proxy_authorization(proxy.username, proxy.password) if proxy else None
         sock = _connect(host, port, connect_timeout)
         try:
             if route.scheme == "https":
                 if proxy is not None:
-                    _tunnel(sock, route, _proxy_authorization(proxy.username, proxy.password))
+                    _tunnel(sock, route, authorization)
                 sock = _wrap(sock, route.host, route.verify, contexts)
             sock.settimeout(read_timeout)
         except BaseException:
@@ -339,8 +340,8 @@ class _Connection:
         self.sock = sock
         self.reader = sock.makefile("rb")
         self.forward_proxy = route.scheme == "http" and proxy is not None
-        self.proxy_authorization = (_proxy_authorization(proxy.username, proxy.password)
-                                    if proxy and self.forward_proxy else None)
+        # Sent with every request through a forward proxy; a tunnel had it once, on CONNECT.
+        self.proxy_authorization = authorization if self.forward_proxy else None
 
     def dropped(self) -> bool:
         """Whether the server closed (or wrote to) the connection while it was idle."""
