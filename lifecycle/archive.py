@@ -39,7 +39,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -48,6 +47,7 @@ from isal import isal_zlib
 from lifecycle import interrupts
 from lifecycle.image.growing import GrowingBlob
 from lifecycle.image.model import OCI_LAYER_GZIP, OCI_LAYER_TAR, BlobSource, Layer
+from lifecycle.record import record
 
 NORMALISED_MTIME = 315532801
 """1980-01-01T00:00:01Z, the lifecycle's timestamp for every entry."""
@@ -92,7 +92,7 @@ class EntryKind(enum.Enum):
     DIRECTORY = tarfile.DIRTYPE
 
 
-@dataclass(frozen=True)
+@record
 class TarEntry:
     """One normalised tar entry.
 
@@ -119,7 +119,7 @@ class TarEntry:
             raise ValueError(f"tar entry {self.name!r} is a file without a source")
 
 
-@dataclass(frozen=True)
+@record
 class LocalBlob(BlobSource):
     """A layer blob stored in a local file."""
 
@@ -135,7 +135,7 @@ class LocalBlob(BlobSource):
         return str(self.path)
 
 
-@dataclass(frozen=True)
+@record
 class SourceStamp:
     """What the file system says about a file whose bytes go into a layer.
 
@@ -165,7 +165,7 @@ FORMAT_VERSION = "1"
 """Part of every fingerprint: bump it when the bytes written for the same entries change."""
 
 
-@dataclass(frozen=True)
+@record
 class LayerPlan:
     """The entries of one layer, decided before any byte is written, with the stamps of the
     files they read and when the tree was read."""

@@ -22,7 +22,6 @@ kept for the rest of the export, so no tar is read twice.
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import hashlib
 import json
@@ -40,6 +39,7 @@ from lifecycle.image import mutate
 from lifecycle.image.model import Image, Layer, iter_chunks
 from lifecycle.jsonio import labels_json, loads_json, write_atomically
 from lifecycle.log import get_logger
+from lifecycle.record import replace
 from lifecycle.reference import Reference
 
 CACHE_LABEL = "io.buildpacks.lifecycle.cache.metadata"
@@ -188,8 +188,8 @@ class VolumeCache:
         cached = self._tar(layer.diff_id)
         if layer.digest != layer.diff_id or not self.has_layer(layer.diff_id):
             return layer
-        return dataclasses.replace(layer, size=cached.stat().st_size,
-                                   source=archive.LocalBlob(cached, layer.digest))
+        return replace(layer, size=cached.stat().st_size,
+                       source=archive.LocalBlob(cached, layer.digest))
 
     def commit(self, metadata: Mapping[str, Any]) -> None:
         for stray in self.staging.glob("blob-*"):  # tarred, then found unchanged

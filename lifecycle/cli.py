@@ -13,16 +13,19 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
 
 from lifecycle import interrupts, log
 from lifecycle.backends import open_store
 from lifecycle.backends.base import DEFAULT_CONNECTIONS, BackendError, ImageStore
 from lifecycle.causes import describe
+from lifecycle.checking import TYPE_CHECKING
 from lifecycle.platform.exits import ExitCode, LifecycleError
 from lifecycle.platform.inputs import EarlyExit, LogSettings, Target
 
-InputsT = TypeVar("InputsT")
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    InputsT = TypeVar("InputsT")
 
 
 def run_phase(argv: Sequence[str] | None,

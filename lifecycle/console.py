@@ -21,7 +21,11 @@ import gc
 import importlib
 import os
 import sys
-from typing import NoReturn
+
+from lifecycle.checking import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 
 def exporter() -> NoReturn:

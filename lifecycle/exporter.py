@@ -27,7 +27,6 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, closing
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +72,7 @@ from lifecycle.platform.exporter_inputs import (
     ExporterInputs,
     resolve_exporter_inputs,
 )
+from lifecycle.record import record, replace
 from lifecycle.reference import ReferenceError, parse_reference
 from lifecycle.runimage import choose_run_image, names_contain, same_repository
 from lifecycle.saving import report_and_check, save_image
@@ -87,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_phase(argv, resolve_exporter_inputs, lambda inputs: inputs.log, export)
 
 
-@dataclass(frozen=True)
+@record
 class LocalInputs:
     """Everything the exporter reads from disk, validated before any image work starts."""
 
@@ -102,7 +102,7 @@ class LocalInputs:
     build_bom: tuple[dict[str, Any], ...]   # report.toml [build] bom (platform API 0.5-0.8)
 
 
-@dataclass(frozen=True)
+@record
 class RunImage:
     """The run image the app is built on: as read, the name it was chosen by and why."""
 
@@ -252,7 +252,7 @@ def launcher_file(inputs: ExporterInputs) -> Path:
     raise invalid_args(f"read launcher '{inputs.launcher_path}'", "not a file")
 
 
-@dataclass(frozen=True)
+@record
 class Entrypoint:
     """The app image's entry point, in the platform API's form."""
 
@@ -309,7 +309,7 @@ def entrypoint_for(process_type: str | None, build: files.BuildMetadata,
 
 # -- 2. run image and previous image ---------------------------------------------------------
 
-@dataclass(frozen=True)
+@record
 class RunImageFile:
     """run.toml (platform API 0.12 on) or stack.toml (before): the run images a builder
     offers, each with its mirrors."""

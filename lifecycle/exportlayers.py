@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +22,14 @@ from lifecycle.log import get_logger
 from lifecycle.platform import files
 from lifecycle.platform.exits import ExitCode, LifecycleError
 from lifecycle.platform.exporter_inputs import ExporterInputs
+from lifecycle.record import record
 
 LAUNCHER_ID = "buildpacksio/lifecycle:launcher"
 CONFIG_ID = "buildpacksio/lifecycle:config"
 PROCESS_TYPES_ID = "buildpacksio/lifecycle:process-types"
 
 
-@dataclass(frozen=True)
+@record
 class BuildpackLayers:
     """One buildpack of the group with the layer metadata it left."""
 
@@ -39,7 +39,7 @@ class BuildpackLayers:
     store: dict[str, Any] | None
 
 
-@dataclass(frozen=True)
+@record
 class PreviousImage:
     """The previous app image and its lifecycle label, whose layers may be reused."""
 
@@ -47,7 +47,7 @@ class PreviousImage:
     label: files.LifecycleLabel
 
 
-@dataclass(eq=False, frozen=True)
+@record(eq=False)
 class PlannedLayer:
     """One layer of the app image before its bytes exist: its entries, or a layer of the
     previous image to reuse as is (a launch layer whose contents the buildpack left out)."""
@@ -59,7 +59,7 @@ class PlannedLayer:
     reused: Layer | None = None
 
 
-@dataclass(frozen=True)
+@record
 class LayerPlans:
     """Every layer the exporter adds, in image order, with what the label needs of each."""
 
@@ -180,7 +180,7 @@ BUILD_WORKERS = max(1, min(4, os.cpu_count() or 1))
 """Layers are tarred, hashed and compressed in threads: hashlib and isal release the GIL."""
 
 
-@dataclass(frozen=True)
+@record
 class BuiltLayers:
     """Each planned layer as built or reused, and the fingerprints to remember."""
 

@@ -19,17 +19,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from lifecycle.jsonio import loads_json, write_atomically
 from lifecycle.log import get_logger
+from lifecycle.record import record
 
 FILE_NAME = ".cnb-layer-fingerprints.json"
 FORMAT = "cnb-lifecycle/layer-fingerprints/v1"
 
 
-@dataclass(frozen=True)
+@record
 class Recorded:
     """A layer plan's fingerprint, and the diffID of the layer it made."""
 
@@ -37,7 +37,7 @@ class Recorded:
     diff_id: str
 
 
-@dataclass(frozen=True)
+@record
 class LayerFingerprints:
     """The fingerprints remembered from earlier exports, and the file they are kept in."""
 

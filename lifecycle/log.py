@@ -19,7 +19,11 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from typing import Any, TextIO
+
+from lifecycle.checking import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
 _DEBUG, _INFO, _WARNING, _ERROR = 10, 20, 30, 40
 _LEVELS = {"debug": _DEBUG, "info": _INFO, "warn": _WARNING, "warning": _WARNING,

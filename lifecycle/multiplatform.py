@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
 from typing import Any
 
 from lifecycle.backends.base import BackendError, ImageNotFound, ImageStore
@@ -27,6 +26,7 @@ from lifecycle.image.index import ImageIndex, IndexChild, IndexProblem, Platform
 from lifecycle.image.model import Image, SaveResult
 from lifecycle.log import Logger, get_logger
 from lifecycle.platform.exits import ExitCode
+from lifecycle.record import record, replace
 from lifecycle.reference import Reference
 from lifecycle.saving import save_with
 
@@ -34,7 +34,7 @@ CHILD_WORKERS = 8
 """Children of one app index rebased at the same time."""
 
 
-@dataclass(frozen=True)
+@record
 class ChildChange:
     """One platform of an index written: its child's digest now and before."""
 
@@ -49,7 +49,7 @@ class ChildChange:
         return {key: value for key, value in entry.items() if value}
 
 
-@dataclass(frozen=True)
+@record
 class IndexWrite:
     """An index to write at some names, and what it changes."""
 

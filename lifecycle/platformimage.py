@@ -9,18 +9,17 @@ index imports.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from lifecycle.backends.base import ImageStore
 from lifecycle.image import platforms
 from lifecycle.image.index import Platform, StoredIndex
 from lifecycle.image.model import StoredImage
 from lifecycle.platform import files
 from lifecycle.platform.api import Features
+from lifecycle.record import record
 from lifecycle.reference import Reference
 
 
-@dataclass(frozen=True)
+@record
 class TargetPlatform:
     """The platform the exporter builds for, and why."""
 

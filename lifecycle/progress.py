@@ -15,9 +15,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TextIO
 
 from lifecycle import interrupts
+from lifecycle.checking import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import TextIO
 
 QUIET_SECONDS = 2.0
 REFRESH_SECONDS = 0.5

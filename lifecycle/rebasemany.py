@@ -17,7 +17,6 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import closing
-from dataclasses import dataclass
 from typing import Any
 
 from lifecycle.backends.base import BackendError, ImageStore
@@ -29,6 +28,7 @@ from lifecycle.platform import files
 from lifecycle.platform.exits import ExitCode, LifecycleError, one_line
 from lifecycle.platform.rebase_many_inputs import RebaseManyInputs, resolve_rebase_many_inputs
 from lifecycle.rebaser import RebaseRequest, rebase_image
+from lifecycle.record import record
 from lifecycle.reference import ReferenceError, parse_reference
 from lifecycle.saving import failure
 
@@ -37,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_phase(argv, resolve_rebase_many_inputs, lambda inputs: inputs.log, rebase_many)
 
 
-@dataclass(frozen=True)
+@record
 class Outcome:
     """What became of one image of the list: its new digest and run image, or its error."""
 

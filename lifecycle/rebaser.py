@@ -21,11 +21,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from contextlib import closing
-from dataclasses import dataclass
-from typing import Any
 
 from lifecycle import platformimage, progress
 from lifecycle.backends.base import BackendError, ImageStore
+from lifecycle.checking import TYPE_CHECKING
 from lifecycle.cli import open_target, run_phase
 from lifecycle.image import mutate
 from lifecycle.image.index import IndexChild, IndexProblem, Platform, StoredIndex
@@ -37,9 +36,13 @@ from lifecycle.platform import files
 from lifecycle.platform.api import DEFAULT, Features, PlatformAPI, features_for
 from lifecycle.platform.exits import ExitCode, LifecycleError
 from lifecycle.platform.rebaser_inputs import RebaserInputs, resolve_rebaser_inputs
+from lifecycle.record import record
 from lifecycle.reference import Reference, ReferenceError, parse_reference
 from lifecycle.runimage import choose_run_image, names_contain, same_repository
 from lifecycle.saving import report_and_check, save_image, save_with
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -65,7 +68,7 @@ def rebase(inputs: RebaserInputs) -> None:
                      index=rebased.index)
 
 
-@dataclass(frozen=True)
+@record
 class RebaseRequest:
     """One rebase: the app image to read, the names to write, and the run image if given."""
 
@@ -77,7 +80,7 @@ class RebaseRequest:
     features: Features      # of the rebaser's platform API
 
 
-@dataclass(frozen=True)
+@record
 class Rebased:
     """What a rebase saved, and what report.toml says of it."""
 
@@ -184,7 +187,7 @@ def run_image_for(request: RebaseRequest, store: ImageStore, label: files.Lifecy
     return choice.image, choice.reason
 
 
-@dataclass(frozen=True)
+@record
 class Overrides:
     """``-force``: each refused check becomes a warning, where the platform API has it."""
 

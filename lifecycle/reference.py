@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+
+from lifecycle.record import record
 
 DEFAULT_REGISTRY = "index.docker.io"
 DEFAULT_TAG = "latest"
@@ -27,7 +28,7 @@ class ReferenceError(ValueError):
     """The string is not a valid image reference."""
 
 
-@dataclass(frozen=True)
+@record
 class Reference:
     """A parsed image reference: ``registry/repository`` plus a tag or a digest."""
 

@@ -9,15 +9,15 @@ fails listing every candidate and why it was rejected. The whole decision is kep
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from lifecycle.backends.base import Access
 from lifecycle.log import Logger
 from lifecycle.platform.exits import ExitCode, LifecycleError
+from lifecycle.record import record
 from lifecycle.reference import Reference, ReferenceError, parse_reference
 
 
-@dataclass(frozen=True)
+@record
 class Candidate:
     """One run-image candidate: where it is, and whether it was found readable."""
 
@@ -27,7 +27,7 @@ class Candidate:
     access: Access | None  # None: not checked (an earlier candidate already won)
 
 
-@dataclass(frozen=True)
+@record
 class RunImageChoice:
     """The chosen run image (or none), why, and every candidate as it was judged."""
 

@@ -8,8 +8,9 @@ env, a cache-only layer, an app directory with a static slice, and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+
+from lifecycle.record import record
 
 HELLO_SCRIPT = """#!/bin/sh
 echo "hello from the ${GREETING_FROM:-unknown} layer; app says: $(cat "$CNB_APP_DIR/message.txt")"
@@ -18,7 +19,7 @@ exit 0
 """
 
 
-@dataclass(frozen=True)
+@record
 class SampleBuild:
     """Where the sample build's layers, app and group.toml are."""
 

@@ -9,16 +9,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from lifecycle import progress
 from lifecycle.backends.base import BackendError, ImageStore
+from lifecycle.checking import TYPE_CHECKING
 from lifecycle.image.model import Image, SaveResult
 from lifecycle.log import Logger, get_logger
 from lifecycle.platform import files
 from lifecycle.platform.api import Features
 from lifecycle.platform.exits import ExitCode, LifecycleError
 from lifecycle.reference import Reference
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def save_image(store: ImageStore, image: Image, refs: Sequence[Reference],

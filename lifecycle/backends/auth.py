@@ -17,9 +17,8 @@ program name, not its output.
 
 from __future__ import annotations
 
-import base64
+import binascii
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -27,6 +26,7 @@ from lifecycle.backends.base import BackendError
 from lifecycle.jsonio import loads_json
 from lifecycle.log import get_logger
 from lifecycle.platform.exits import invalid_args
+from lifecycle.record import field, record
 
 HELPER_TIMEOUT_SECONDS = 30
 DOCKER_HUB = "index.docker.io"
@@ -39,7 +39,7 @@ def _registry_key(key: str) -> str:
     return DOCKER_HUB if host in ("docker.io", "registry-1.docker.io") else host
 
 
-@dataclass
+@record(frozen=False)
 class Keychain:
     headers: Mapping[str, str] = field(default_factory=dict)        # CNB_REGISTRY_AUTH
     config_auths: Mapping[str, str] = field(default_factory=dict)   # Docker config auths
@@ -91,7 +91,7 @@ class Keychain:
 
 def _encode(username: object, password: object) -> str:
     if isinstance(username, str) and isinstance(password, str) and username:
-        return base64.b64encode(f"{username}:{password}".encode()).decode()
+        return binascii.b2a_base64(f"{username}:{password}".encode(), newline=False).decode()
     return ""
 
 

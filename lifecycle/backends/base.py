@@ -9,12 +9,12 @@ points at the new manifest.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
 
+from lifecycle.checking import Protocol
 from lifecycle.image.growing import GrowingBlob
 from lifecycle.image.index import ImageIndex, IndexChild, StoredIndex
 from lifecycle.image.model import Image, SaveResult, StoredImage
+from lifecycle.record import record
 from lifecycle.reference import Reference
 
 DEFAULT_CONNECTIONS = 10
@@ -33,7 +33,7 @@ class AccessDenied(BackendError):
     """The image may exist but we may not read it (HTTP 401/403)."""
 
 
-@dataclass(frozen=True)
+@record
 class Access:
     """The answer to "can this image be read?", with the reason for the log and report."""
 

@@ -35,7 +35,6 @@ import tempfile
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -59,6 +58,7 @@ from lifecycle.image.model import (
 )
 from lifecycle.log import get_logger
 from lifecycle.progress import count_sent
+from lifecycle.record import record
 from lifecycle.reference import DEFAULT_REGISTRY, Reference
 
 # Seconds the daemon may stay silent on one request. The SDK's 60 s default is too short for
@@ -239,7 +239,7 @@ class SavedImages:
             yield cast(BinaryIO, _member(saved, member.name)), member.size
 
 
-@dataclass(frozen=True)
+@record
 class DaemonLayers:
     """Layers of an image in the daemon, read back (rarely) through :class:`SavedImages`."""
 

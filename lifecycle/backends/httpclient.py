@@ -38,7 +38,7 @@ the socket's own error, so :func:`lifecycle.causes.describe` finds the words for
 
 from __future__ import annotations
 
-import base64
+import binascii
 import io
 import os
 import select
@@ -46,12 +46,14 @@ import socket
 import sys
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO, Protocol, cast, overload
 from urllib.parse import unquote, urljoin, urlsplit
+
+from lifecycle.checking import TYPE_CHECKING, Protocol, cast, overload
+from lifecycle.record import record
 
 if TYPE_CHECKING:
     import ssl
+    from typing import BinaryIO
 
 MAX_REDIRECTS = 30
 BLOCK = 256 << 10
@@ -118,7 +120,7 @@ class Headers:
 
 # -- proxies -------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@record
 class Proxies:
     """Proxies from the environment, chosen per URL as requests chooses them."""
 
@@ -298,7 +300,7 @@ def _is_address(host: str) -> bool:
 
 # -- connections ---------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@record
 class _Route:
     """Where a connection goes: the origin, and the proxy it goes through if any."""
 
@@ -396,7 +398,7 @@ def _proxy_authorization(username: str | None, password: str | None) -> str | No
     if not username:
         return None
     pair = f"{unquote(username)}:{unquote(password or '')}"
-    return "Basic " + base64.b64encode(pair.encode()).decode()
+    return "Basic " + binascii.b2a_base64(pair.encode(), newline=False).decode()
 
 
 def _tunnel(sock: socket.socket, route: _Route, authorization: str | None) -> None:
@@ -702,7 +704,7 @@ def _send(connection: _Connection, method: str, target: str, route: _Route,
 
 def _blocks(body: SizedBody | Iterable[bytes]) -> Iterator[bytes]:
     if hasattr(body, "read"):
-        readable = cast(BinaryIO, body)
+        readable = cast("BinaryIO", body)
         while block := readable.read(BLOCK):
             yield block
     else:

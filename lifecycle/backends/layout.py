@@ -19,7 +19,6 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -44,13 +43,14 @@ from lifecycle.image.model import (
     sha256_digest,
 )
 from lifecycle.jsonio import write_atomically
+from lifecycle.record import record
 from lifecycle.reference import Reference
 
 REF_NAME_ANNOTATION = "org.opencontainers.image.ref.name"
 OCI_LAYOUT_FILE = b'{"imageLayoutVersion":"1.0.0"}'
 
 
-@dataclass(frozen=True)
+@record
 class LayoutBlobs:
     """The blobs of one OCI layout directory."""
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from lifecycle.backends.base import BackendError
+from lifecycle.checking import TYPE_CHECKING
 from lifecycle.image import platforms
 from lifecycle.image.index import ImageIndex, IndexChild, IndexProblem, StoredIndex
 from lifecycle.image.model import (
@@ -25,6 +25,9 @@ from lifecycle.image.model import (
     sha256_digest,
 )
 from lifecycle.jsonio import loads_json
+
+if TYPE_CHECKING:
+    from typing import Any
 
 FetchDocument = Callable[[str, str], bytes]
 """(digest, what) -> bytes of a config blob, verified against the digest."""

@@ -16,8 +16,6 @@ import io
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO, cast
 from urllib.parse import urlencode, urljoin
 
 from lifecycle.backends.auth import Keychain
@@ -42,6 +40,7 @@ from lifecycle.backends.oci import child_what, follow_default, stored_document, 
 from lifecycle.backends.retry import RETRIABLE_STATUSES, RetryPolicy
 from lifecycle.backends.tls import TrustConfig
 from lifecycle.causes import describe
+from lifecycle.checking import TYPE_CHECKING, cast
 from lifecycle.image.growing import GrowingBlob
 from lifecycle.image.index import ImageIndex, IndexChild, Platform, StoredIndex
 from lifecycle.image.model import (
@@ -59,10 +58,12 @@ from lifecycle.jsonio import loads_json
 from lifecycle.log import get_logger
 from lifecycle.platform.exits import one_line
 from lifecycle.progress import count_sent
+from lifecycle.record import record
 from lifecycle.reference import Reference, host_and_port, registry_host
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
+    from typing import BinaryIO
 
     from _typeshed import WriteableBuffer
 
@@ -74,7 +75,7 @@ INDEX_WORKERS = 8
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 
 
-@dataclass(frozen=True)
+@record
 class Repository:
     """A repository on a registry, with how to reach it."""
 
@@ -238,7 +239,7 @@ def _transient(err: TransportError) -> bool:
     return not isinstance(err, ConnectFailed)
 
 
-@dataclass(frozen=True)
+@record
 class RegistryBlobs:
     """Blobs of one registry repository, streamed on demand (never held in memory)."""
 
@@ -253,7 +254,7 @@ class RegistryBlobs:
         stream = _ResponseStream(self._get(digest, 0), lambda offset: self._get(digest, offset),
                                  self.client.policy, f"blob {digest} from {self.repo}")
         try:
-            yield cast(BinaryIO, stream)
+            yield cast("BinaryIO", stream)
         finally:
             stream.close()
 
@@ -724,7 +725,7 @@ class _SizedStream:
         return data
 
 
-@dataclass(frozen=True)
+@record
 class _BytesBlob:
     data: bytes
 

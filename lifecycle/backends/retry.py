@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 from lifecycle.platform.exits import invalid_args
+from lifecycle.record import field, record
 
 RETRIABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -33,7 +33,7 @@ ENVIRONMENT = {
 }
 
 
-@dataclass(frozen=True)
+@record
 class RetryPolicy:
     """The retry and timeout settings of one phase, and the clock its deadline runs from."""
 

@@ -16,13 +16,14 @@ TLS. Client certificates (``client.cert``/``client.key``) are not supported.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+
+from lifecycle.record import record
 
 DEFAULT_CERTS_DIR = Path("/etc/docker/certs.d")
 
 
-@dataclass(frozen=True)
+@record
 class TrustConfig:
     cert_file: Path | None = None
     certs_dir: Path = DEFAULT_CERTS_DIR

@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any
 
+from lifecycle.checking import TYPE_CHECKING
 from lifecycle.image.model import (
     OCI_INDEX,
     Image,
@@ -22,6 +21,10 @@ from lifecycle.image.model import (
     is_sha256_digest,
     sha256_digest,
 )
+from lifecycle.record import field, record, replace
+
+if TYPE_CHECKING:
+    from typing import Any
 
 _DESCRIPTOR_KEYS = ("mediaType", "digest", "size", "platform", "annotations")
 _PLATFORM_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
@@ -31,7 +34,7 @@ class IndexProblem(ValueError):
     """An index that cannot be used as asked; the message is one line naming the image."""
 
 
-@dataclass(frozen=True)
+@record
 class Platform:
     """``os/architecture[/variant]``, as an index descriptor or an image config gives it."""
 
@@ -88,7 +91,7 @@ class Platform:
         return "/".join(part for part in (self.os, self.architecture, self.variant) if part)
 
 
-@dataclass(frozen=True)
+@record
 class IndexChild:
     """One descriptor of an index."""
 
@@ -138,7 +141,7 @@ class IndexChild:
         return document
 
 
-@dataclass(frozen=True)
+@record
 class ImageIndex:
     """Child descriptors plus the index's own other fields, kept as read."""
 
@@ -171,7 +174,7 @@ class ImageIndex:
         return sha256_digest(self.manifest_bytes())
 
 
-@dataclass(frozen=True)
+@record
 class StoredIndex:
     """An index as read from a backend."""
 

@@ -9,14 +9,18 @@ in :mod:`lifecycle.image.mutate` return new images.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Protocol
+
+from lifecycle.checking import TYPE_CHECKING, Protocol
+from lifecycle.jsonio import copy_json
+from lifecycle.record import field, record
+
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -70,7 +74,7 @@ class BlobSource(Protocol):
         ...
 
 
-@dataclass(frozen=True)
+@record
 class Layer:
     """One layer: its stored blob (``digest``/``size``/``media_type``) and its ``diff_id``."""
 
@@ -92,7 +96,7 @@ class Layer:
         }
 
 
-@dataclass(frozen=True)
+@record
 class Image:
     """A config document plus layers. Treat ``config`` as read-only; transforms copy it."""
 
@@ -167,10 +171,11 @@ class Image:
 
     def mutable_config(self) -> dict[str, Any]:
         """A deep copy of the config for a transform to edit."""
-        return copy.deepcopy(dict(self.config))
+        copied: dict[str, Any] = copy_json(self.config)
+        return copied
 
 
-@dataclass(frozen=True)
+@record
 class StoredImage:
     """An image as read from a backend, with the identity the backend gave it."""
 
@@ -181,7 +186,7 @@ class StoredImage:
     manifest_size: int = 0  # size of the stored manifest (an index descriptor needs it)
 
 
-@dataclass(frozen=True)
+@record
 class SaveResult:
     """What writing an image under one or more names produced."""
 

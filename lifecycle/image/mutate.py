@@ -7,10 +7,13 @@ no caller can produce a config that disagrees with its manifest.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
-from typing import Any
 
+from lifecycle.checking import TYPE_CHECKING
 from lifecycle.image.model import Image, Layer
+from lifecycle.record import replace
+
+if TYPE_CHECKING:
+    from typing import Any
 
 NORMALIZED_TIME = "1980-01-01T00:00:01Z"
 BASE_NAME_ANNOTATION = "org.opencontainers.image.base.name"

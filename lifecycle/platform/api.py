@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cache
 
 from lifecycle.platform.exits import ExitCode, LifecycleError
+from lifecycle.record import record
 
 _VERSION = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")
 
 
-@dataclass(frozen=True, order=True)
+@record(order=True)
 class PlatformAPI:
     """A platform API version, ordered by (major, minor)."""
 
@@ -50,7 +50,7 @@ DEFAULT = PlatformAPI(0, 3)
 """The version when ``CNB_PLATFORM_API`` is unset (see the module docstring)."""
 
 
-@dataclass(frozen=True)
+@record
 class Features:
     """What a platform API version asks of the phases: one field per difference."""
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from lifecycle.image.index import Platform
@@ -30,6 +28,7 @@ from lifecycle.platform.inputs import (
     path_or,
     resolve_shared,
 )
+from lifecycle.record import record, replace
 from lifecycle.reference import Reference
 
 DEFAULT_STACK_PATHS = (Path("/buildpacks/stack.toml"), Path("/cnb/stack.toml"))
@@ -42,7 +41,7 @@ error."""
 LAUNCH_CACHE_WARNING = "Ignoring -launch-cache, only intended for use with -daemon"
 
 
-@dataclass(frozen=True)
+@record
 class ExporterInputs(WithShared):
     """Everything the exporter needs from its command line and environment."""
 
@@ -142,7 +141,7 @@ def resolve_exporter_inputs(argv: Sequence[str], environ: Mapping[str, str],
                            "daemon stores no image index")
 
     return ExporterInputs(
-        shared=dataclasses.replace(shared, warnings=tuple(warnings)),
+        shared=replace(shared, warnings=tuple(warnings)),
         stack_path=path_or(flags, "stack", stack_default, cwd),
         run_path=path_or(flags, "run", DEFAULT_RUN_PATH, cwd),
         layers_dir=layers_dir,

@@ -15,15 +15,14 @@ exit 2 or 0, usage on stderr). A value that is well-formed syntax but not a vali
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from enum import Enum
 
 from lifecycle.platform.api import PlatformAPI, in_range
 from lifecycle.platform.exits import ExitCode, invalid_args
+from lifecycle.record import record, replace
 
 FlagValue = str | bool | int
 
@@ -51,7 +50,7 @@ class FlagKind(Enum):
     STRING_LIST = "value"  # repeatable; Go shows custom flag.Value types as "value"
 
 
-@dataclass(frozen=True)
+@record
 class Flag:
     """One flag: every spelling, its type, where its default comes from, and its usage text."""
 
@@ -76,8 +75,8 @@ class Flag:
                 env_everywhere: bool = False) -> Flag:
         """This flag, defined only from platform API ``since`` and before ``until``; with
         ``env_everywhere`` its variables are honoured at every version all the same."""
-        return dataclasses.replace(self, since=since, until=until,
-                                   env_everywhere=self.env if env_everywhere else ())
+        return replace(self, since=since, until=until,
+                       env_everywhere=self.env if env_everywhere else ())
 
 
 def string_flag(names: str | tuple[str, ...], usage: str, env: str | tuple[str, ...] = (),
@@ -115,7 +114,7 @@ class UsageExit(Exception):
         self.output = output
 
 
-@dataclass(frozen=True)
+@record
 class Occurrence:
     """A flag given explicitly on the command line, with the spelling that was used."""
 
@@ -296,8 +295,7 @@ class ParsedFlags:
             # Not defined at this platform API: no flag can have been given, and its
             # variables are read only if they are honoured at every version.
             undefined = self._flag_set.undefined[name]
-            flag = dataclasses.replace(undefined, env=undefined.env_everywhere,
-                                       default="")
+            flag = replace(undefined, env=undefined.env_everywhere, default="")
         if kind is not None and flag.kind is not kind:
             raise TypeError(f"flag -{name} is {flag.kind.name}, not {kind.name}")
         return flag

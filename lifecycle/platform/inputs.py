@@ -1,4 +1,4 @@
-"""Phase inputs: flags > environment > defaults, resolved once into immutable dataclasses.
+"""Phase inputs: flags > environment > defaults, resolved once into immutable records.
 
 This module has what every command resolves alike: the platform API, the target (registry,
 daemon or layout), logging, the run image, the image names and owner ids, and the flags that
@@ -8,7 +8,7 @@ carry them; each command's own flags and inputs class are in a module of its own
 run defines only its own. Together they own every flag name, alias, environment variable and
 default, and which platform API versions define each flag.
 
-Phases receive the dataclasses and never read ``os.environ`` or argv themselves. Every
+Phases receive the records and never read ``os.environ`` or argv themselves. Every
 path in them is absolute (relative ones are taken from the ``cwd`` given to the resolver), and
 warnings found while resolving travel in ``warnings``, because logging is configured only after
 resolution (``-log-level``, ``-log-format``).
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from lifecycle import __version__
@@ -34,6 +33,7 @@ from lifecycle.platform.flags import (
     string_flag,
     string_list_flag,
 )
+from lifecycle.record import record
 from lifecycle.reference import Reference, ReferenceError, parse_reference
 
 SUPPORTED_PLATFORM_APIS = tuple(str(version) for version in api.SUPPORTED)
@@ -53,7 +53,7 @@ class EarlyExit(Exception):
         self.to_stderr = to_stderr
 
 
-@dataclass(frozen=True)
+@record
 class LogSettings:
     """``-log-level``, ``-log-format`` and ``-no-color``, as resolved."""
 
@@ -62,7 +62,7 @@ class LogSettings:
     no_color: bool = False
 
 
-@dataclass(frozen=True)
+@record
 class Target:
     """Where images are read and written: exactly one of registry, daemon, layout."""
 
@@ -75,7 +75,7 @@ class Target:
         return "daemon" if self.daemon else "layout" if self.layout_dir is not None else "registry"
 
 
-@dataclass(frozen=True)
+@record
 class SharedInputs:
     """What every phase resolves the same way; each *Inputs class has it as ``shared``."""
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from lifecycle.platform.exits import invalid_args
@@ -22,9 +21,10 @@ from lifecycle.platform.inputs import (
     run_image_from,
     target_from,
 )
+from lifecycle.record import record
 
 
-@dataclass(frozen=True)
+@record
 class RebaseManyInputs(WithShared):
     """Everything ``rebase-many`` needs: the image list and what applies to every image."""
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from lifecycle.platform import api
@@ -22,9 +21,10 @@ from lifecycle.platform.inputs import (
     path_or,
     resolve_shared,
 )
+from lifecycle.record import record
 
 
-@dataclass(frozen=True)
+@record
 class RebaserInputs(WithShared):
     """Everything the rebaser needs from its command line and environment."""
 

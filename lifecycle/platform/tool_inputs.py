@@ -5,7 +5,6 @@ every flag at every platform API."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from lifecycle.platform.exits import ExitCode, invalid_args
@@ -22,11 +21,12 @@ from lifecycle.platform.inputs import (
     reference_from,
     target_from,
 )
+from lifecycle.record import record
 from lifecycle.reference import Reference
 
 # -- inspect-image ---------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@record
 class InspectInputs:
     """What ``inspect-image`` needs: the image, where to read it, and for which registry a
     rebase's choice of run image should be shown."""
@@ -90,7 +90,7 @@ def resolve_inspect_inputs(argv: Sequence[str], environ: Mapping[str, str],
 
 # -- layout-add ------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@record
 class LayoutAddInputs:
     """What ``layout-add`` needs: an image to read (registry or daemon) and the layout name
     to store it under."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import tarfile
@@ -15,6 +14,7 @@ from lifecycle import archive
 from lifecycle.backends.registry import RegistryStore
 from lifecycle.buildcache import CACHE_LABEL, tar_digest
 from lifecycle.image.model import Image
+from lifecycle.record import replace
 from lifecycle.reference import parse_reference
 from lifecycle.samplebuild import SampleBuild
 from tests.harness.images import make_run_image_layout, publish_run_image, skopeo_inspect
@@ -151,7 +151,7 @@ def test_a_cache_image_layer_that_is_not_its_diff_id_is_rebuilt(
     honest = store.read(parse_reference(cache_image)).image
     (sha,) = honest.diff_ids
     other = archive.write_layer([], tmp_path, compress=True)
-    forged = Image(honest.mutable_config(), (dataclasses.replace(other, diff_id=sha),))
+    forged = Image(honest.mutable_config(), (replace(other, diff_id=sha),))
     assert store.write(forged, [parse_reference(cache_image)]).saved
 
     second = run_phase("exporter", *flags, *export_args(build, stack, app))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from lifecycle.backends.layout import LayoutStore
 from lifecycle.backends.registry import RegistryStore
 from lifecycle.image import mutate
 from lifecycle.image.model import Image
+from lifecycle.record import replace
 from lifecycle.reference import parse_reference
 from tests.harness.images import (
     failing_layer,

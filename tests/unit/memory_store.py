@@ -10,13 +10,14 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from lifecycle.backends.base import Access, ImageNotFound
 from lifecycle.image.index import ImageIndex, IndexChild, StoredIndex
 from lifecycle.image.model import Image, SaveResult, StoredImage
 from lifecycle.image.platforms import DEFAULT_PLATFORM, choose
+from lifecycle.record import replace
 from lifecycle.reference import Reference
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from pathlib import Path
@@ -13,6 +12,7 @@ from hypothesis import strategies as st
 from lifecycle import archive
 from lifecycle.archive import RACY_WINDOW_NS, EntryKind, LayerPlan, SourceStamp, TarEntry
 from lifecycle.fingerprints import FILE_NAME, LayerFingerprints, Recorded
+from lifecycle.record import replace
 
 LATER = 10 * RACY_WINDOW_NS
 
@@ -23,7 +23,7 @@ def no_skips(path: Path, why: str) -> None:
 
 def settled(plan: LayerPlan) -> LayerPlan:
     """The plan as if made well after its files last changed."""
-    return dataclasses.replace(plan, planned_at_ns=plan.planned_at_ns + LATER)
+    return replace(plan, planned_at_ns=plan.planned_at_ns + LATER)
 
 
 def tree(root: Path) -> Path:
@@ -109,9 +109,9 @@ def test_fingerprint_is_withheld_exactly_for_recent_stamps(
        st.integers(1, 2**20))
 def test_every_stamp_field_moves_the_fingerprint(stamp: SourceStamp, field: str,
                                                  delta: int) -> None:
-    old = dataclasses.replace(stamp, mtime_ns=min(stamp.mtime_ns, 2**60),
+    old = replace(stamp, mtime_ns=min(stamp.mtime_ns, 2**60),
                               ctime_ns=min(stamp.ctime_ns, 2**60))
-    new = dataclasses.replace(old, **{field: getattr(old, field) + delta})
+    new = replace(old, **{field: getattr(old, field) + delta})
     entry = (TarEntry("/f", EntryKind.FILE, 0o644, source=Path("/f"), size=1),)
     assert (LayerPlan(entry, (old,), 2**63).fingerprint()
             != LayerPlan(entry, (new,), 2**63).fingerprint())

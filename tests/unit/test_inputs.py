@@ -4,7 +4,7 @@ placeholders, and the exit code and message of every invalid input."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path
 
@@ -32,6 +32,7 @@ from lifecycle.platform.inputs import (
     Target,
 )
 from lifecycle.platform.rebaser_inputs import REBASER_FLAGS, RebaserInputs, resolve_rebaser_inputs
+from lifecycle.record import replace
 from lifecycle.reference import parse_reference
 
 IMAGE = "reg.example/app"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import tomllib
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from lifecycle.image import mutate
 from lifecycle.image.index import ImageIndex, IndexChild
 from lifecycle.image.model import Image
 from lifecycle.platform.files import LIFECYCLE_LABEL, labels_json
+from lifecycle.record import replace
 from lifecycle.reference import parse_reference
 from lifecycle.samplebuild import SampleBuild, write_sample_build
 from tests.unit.memory_store import MemoryStore

@@ -3,7 +3,6 @@ matrix of every feature at every version (read from platform.md at each spec tag
 
 from __future__ import annotations
 
-from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from lifecycle.platform.exporter_inputs import EXPORTER_FLAGS, resolve_exporter_
 from lifecycle.platform.inputs import EarlyExit
 from lifecycle.platform.rebase_many_inputs import REBASE_MANY_FLAGS, resolve_rebase_many_inputs
 from lifecycle.platform.rebaser_inputs import REBASER_FLAGS, resolve_rebaser_inputs
+from lifecycle.record import fields
 
 VERSIONS = "0.3 0.4 0.5 0.6 0.7 0.8 0.9 0.10 0.11 0.12 0.13 0.14 0.15".split()
 

@@ -15,7 +15,8 @@ user calls :func:`import_every_format` before it switches (:mod:`lifecycle.privi
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+
+from lifecycle.checking import TYPE_CHECKING
 
 # Where each name of ``__all__`` is defined (the imports below say the same to mypy).
 _MODULES = {
@@ -87,6 +88,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from lifecycle.jsonio import labels_json, loads_json, write_atomically
     from lifecycle.platform.files._toml import Fields, read_toml
     from lifecycle.platform.files.analyzed import (

@@ -12,15 +12,15 @@ which of it a version uses is the phase's question.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lifecycle.platform.files._toml import Fields, read_toml
 from lifecycle.platform.files.labels import LifecycleLabel
+from lifecycle.record import record
 
 
-@dataclass(frozen=True)
+@record
 class Target:
     """Target data: where a run image runs."""
 
@@ -32,7 +32,7 @@ class Target:
     distro_version: str = ""
 
 
-@dataclass(frozen=True)
+@record
 class AnalyzedRunImage:
     """analyzed.toml's ``[run-image]``."""
 
@@ -42,7 +42,7 @@ class AnalyzedRunImage:
     target: Target | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Analyzed:
     """What the analyzer left in analyzed.toml."""
 

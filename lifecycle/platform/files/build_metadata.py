@@ -7,15 +7,15 @@ entries are moved to the front of ``args``, as older platforms decode it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lifecycle.platform.api import Features
 from lifecycle.platform.files._toml import Fields, read_toml
+from lifecycle.record import record
 
 
-@dataclass(frozen=True)
+@record
 class Process:
     """One ``[[processes]]`` entry of metadata.toml."""
 
@@ -45,7 +45,7 @@ class Process:
         return document
 
 
-@dataclass(frozen=True)
+@record
 class BuildMetadata:
     """What metadata.toml says: processes, slices, labels, the default process, BOM, buildpacks."""
 

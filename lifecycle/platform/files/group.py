@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from lifecycle.platform.exits import invalid_args
 from lifecycle.platform.files._toml import Fields, read_toml
+from lifecycle.record import record
 
 
-@dataclass(frozen=True)
+@record
 class GroupEntry:
     """One buildpack of group.toml's ``[[group]]``."""
 

@@ -13,15 +13,16 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
-from lifecycle.jsonio import loads_json
+from lifecycle.checking import TYPE_CHECKING
+from lifecycle.jsonio import copy_json, loads_json
 from lifecycle.platform.exits import ExitCode, LifecycleError
+from lifecycle.record import field, record
 
 if TYPE_CHECKING:  # a rebase reads labels but no build's metadata.toml or launcher.toml
+    from typing import Any
+
     from lifecycle.platform.api import Features
     from lifecycle.platform.files.build_metadata import Process
     from lifecycle.platform.files.launcher import LauncherInfo
@@ -38,7 +39,7 @@ DISTRO_VERSION_LABEL = "io.buildpacks.base.distro.version"
 RUN_IMAGE_LABEL_PREFIXES = ("io.buildpacks.stack.", "io.buildpacks.base.")
 
 
-@dataclass(frozen=True)
+@record
 class RunImageMetadata:
     """A canonical run image and its mirrors (the same image on other registries), as the
     label records them and run.toml and stack.toml list them."""
@@ -59,7 +60,7 @@ class RunImageMetadata:
         return document
 
 
-@dataclass(frozen=True)
+@record
 class LifecycleLabel:
     """``io.buildpacks.lifecycle.metadata``, keeping unknown keys and old ``app`` shapes."""
 
@@ -127,7 +128,7 @@ class LifecycleLabel:
         They go into ``stack.runImage`` at every version, and into ``runImage`` where the
         version writes names there (0.12 on) or the label already has them.
         """
-        document = copy.deepcopy(dict(self.document))
+        document: dict[str, Any] = copy_json(self.document)
         run_image = dict(document.get("runImage") or {})
         run_image["topLayer"] = top_layer
         run_image["reference"] = reference
@@ -143,7 +144,7 @@ class LifecycleLabel:
 
 # -- writing ---------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@record
 class RecordedRunImage:
     """What the lifecycle label says of the run image the app image is based on."""
 

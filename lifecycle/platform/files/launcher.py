@@ -7,14 +7,14 @@ repository, commit``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lifecycle.platform.files._toml import Fields, read_toml
+from lifecycle.record import record
 
 
-@dataclass(frozen=True)
+@record
 class LauncherInfo:
     """The launcher in the image, as the build label describes it."""
 

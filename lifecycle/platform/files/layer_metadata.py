@@ -3,17 +3,17 @@ layer it left (launch, build, cache, metadata) and the data it keeps between bui
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lifecycle.platform.exits import LifecycleError, invalid_args
 from lifecycle.platform.files._toml import Fields, read_toml
+from lifecycle.record import record
 
 NON_LAYER_TOMLS = frozenset({"launch.toml", "build.toml", "store.toml"})
 
 
-@dataclass(frozen=True)
+@record
 class LayerMetadata:
     """A buildpack's ``<layer>.toml``: the layer's flags and metadata, and whether the layer
     has contents."""

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import tomli_w
 
+from lifecycle.checking import TYPE_CHECKING
 from lifecycle.jsonio import write_atomically
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def write_report(path: Path, image: Mapping[str, Any],
