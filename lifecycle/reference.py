@@ -11,17 +11,23 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from lifecycle.image.model import is_sha256_digest
 from lifecycle.record import record
 
 DEFAULT_REGISTRY = "index.docker.io"
 DEFAULT_TAG = "latest"
 
-_REPOSITORY_CHARS = re.compile(r"^[a-z0-9_\-./]+$")
-_TAG_CHARS = re.compile(r"^[A-Za-z0-9_\-.]{1,128}$")
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*$")
+# Character sets rather than regular expressions: every run parses references, and compiling
+# the expressions would cost a rebase a millisecond before its first request.
+_DIGITS = "0123456789"
+_LOWER = "abcdefghijklmnopqrstuvwxyz"
+_LETTERS = _LOWER + _LOWER.upper()
+_REPOSITORY_CHARS = frozenset(_LOWER + _DIGITS + "_-./")
+_TAG_CHARS = frozenset(_LETTERS + _DIGITS + "_-.")
+_SCHEME = r"[A-Za-z][A-Za-z0-9+.-]*"
 # An RFC 3986 authority as Go's url.Parse accepts it for a registry: host[:port], no userinfo.
-_AUTHORITY = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%!$&'()*+,;=-]+)(:[0-9]*)?$")
+_HOST_CHARS = frozenset(_LETTERS + _DIGITS + "._~%!$&'()*+,;=-")
+_IP_LITERAL_CHARS = frozenset(_DIGITS + "ABCDEFabcdef:.")
 
 
 class ReferenceError(ValueError):
@@ -102,7 +108,7 @@ def parse_reference(text: str) -> Reference:
     registry ``http:`` and fail much later, so it is refused here with the fix.
     """
     scheme, separator, rest = text.partition("://")
-    if separator and _SCHEME.match(scheme):
+    if separator and re.fullmatch(_SCHEME, scheme):
         fix = f"drop the scheme: write '{rest}'"
         if scheme.lower() in ("http", "https"):
             fix += "; use -insecure-registry for plain HTTP"
@@ -123,7 +129,7 @@ def _parse_tag(text: str) -> Reference:
     # A trailing ":x" is a tag unless it contains "/": then the colon was a registry port.
     if len(parts) > 1 and "/" not in parts[-1]:
         base, tag = ":".join(parts[:-1]), parts[-1]
-    if tag and not _TAG_CHARS.match(tag):
+    if tag and not (len(tag) <= 128 and _TAG_CHARS.issuperset(tag)):
         raise ReferenceError(f"tag can only contain [A-Za-z0-9_-.] and be at most 128 long: {tag}")
     registry, repository = _parse_repository(base)
     return Reference(registry, repository, tag=tag or DEFAULT_TAG)
@@ -134,7 +140,7 @@ def _parse_digest(text: str) -> Reference:
     if len(parts) != 2:
         raise ReferenceError(f"a digest must contain exactly one '@' separator: {text}")
     base, digest = parts
-    if not _DIGEST.match(digest):
+    if not is_sha256_digest(digest):
         raise ReferenceError(f"digest must be sha256:<64 hex characters>: {digest}")
     try:
         tagged = _parse_tag(base)  # "repo:tag@sha256:..." keeps only the digest, as ggcr does
@@ -151,11 +157,26 @@ def _parse_repository(name: str) -> tuple[str, str]:
     first, sep, rest = name.partition("/")
     if sep and ("." in first or ":" in first):
         registry, repository = first, rest
-    if not 2 <= len(repository) <= 255 or not _REPOSITORY_CHARS.match(repository):
+    if not 2 <= len(repository) <= 255 or not _REPOSITORY_CHARS.issuperset(repository):
         raise ReferenceError(
             "repository must be 2 to 255 characters of [a-z0-9_-./]: " + repository)
-    if registry and not _AUTHORITY.match(registry):
+    if registry and not _is_authority(registry):
         raise ReferenceError(f"registries must be valid RFC 3986 URI authorities: {registry}")
     if registry in ("", "docker.io"):
         registry = DEFAULT_REGISTRY
     return registry, repository
+
+
+def _is_authority(text: str) -> bool:
+    """``host[:port]``: a bracketed IP literal or a name of RFC 3986's host characters, then
+    perhaps a colon and a port of digits (perhaps none)."""
+    if text.startswith("["):
+        host, bracket, port = text[1:].partition("]")
+        valid_host = bool(bracket and host) and _IP_LITERAL_CHARS.issuperset(host)
+    else:
+        host, colon, digits = text.partition(":")
+        port = colon + digits
+        valid_host = bool(host) and _HOST_CHARS.issuperset(host)
+    if not port:
+        return valid_host
+    return valid_host and port[0] == ":" and frozenset(_DIGITS).issuperset(port[1:])

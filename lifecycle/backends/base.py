@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lifecycle.checking import Protocol
-from lifecycle.image.growing import GrowingBlob
+from lifecycle.checking import TYPE_CHECKING, Protocol
 from lifecycle.image.index import ImageIndex, IndexChild, StoredIndex
 from lifecycle.image.model import Image, SaveResult, StoredImage
 from lifecycle.record import record
 from lifecycle.reference import Reference
+
+if TYPE_CHECKING:
+    from lifecycle.image.growing import GrowingBlob
 
 DEFAULT_CONNECTIONS = 10
 """Connections a backend keeps open per server (requests' own default pool size)."""

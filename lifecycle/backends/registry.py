@@ -41,7 +41,6 @@ from lifecycle.backends.retry import RETRIABLE_STATUSES, RetryPolicy
 from lifecycle.backends.tls import TrustConfig
 from lifecycle.causes import describe
 from lifecycle.checking import TYPE_CHECKING, cast
-from lifecycle.image.growing import GrowingBlob
 from lifecycle.image.index import ImageIndex, IndexChild, Platform, StoredIndex
 from lifecycle.image.model import (
     DOCKER_MANIFEST,
@@ -67,12 +66,14 @@ if TYPE_CHECKING:
 
     from _typeshed import WriteableBuffer
 
+    from lifecycle.image.growing import GrowingBlob
+
 MANIFEST_ACCEPT = ", ".join((OCI_MANIFEST, DOCKER_MANIFEST, OCI_INDEX, DOCKER_MANIFEST_LIST))
 CHUNK_SIZE = 16 << 20
 """Blobs up to this size go up in one PUT; larger ones in PATCH chunks of this size."""
 INDEX_WORKERS = 8
 """Children of an index written at the same time (each a few small requests)."""
-_CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
+_CHALLENGE_PARAM = r'(\w+)="([^"]*)"'  # compiled on first use: only a registry that asks
 
 
 @record
@@ -196,7 +197,7 @@ class RegistryClient:
 
     def _authenticate(self, repo: Repository, scope: str, challenge: str) -> str | None:
         kind, _, params_text = challenge.partition(" ")
-        params = dict(_CHALLENGE_PARAM.findall(params_text))
+        params = dict(re.findall(_CHALLENGE_PARAM, params_text))
         credentials = self.keychain.authorization(repo.registry)
         if kind.lower() == "basic":
             authorization = credentials

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 _DESCRIPTOR_KEYS = ("mediaType", "digest", "size", "platform", "annotations")
-_PLATFORM_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
+_PLATFORM_NAME = r"[a-z0-9][a-z0-9._-]*"  # compiled on first use: -platform is rare
 
 
 class IndexProblem(ValueError):
@@ -47,7 +47,7 @@ class Platform:
     def parse(cls, text: str) -> Platform:
         """``os/arch`` or ``os/arch/variant`` (what ``-platform`` takes); ValueError if not."""
         parts = text.split("/")
-        if len(parts) not in (2, 3) or not all(_PLATFORM_NAME.fullmatch(p) for p in parts):
+        if len(parts) not in (2, 3) or not all(re.fullmatch(_PLATFORM_NAME, p) for p in parts):
             raise ValueError(f"'{text}' is not a platform of the form os/arch[/variant] "
                              "(lower-case, e.g. linux/arm64/v8)")
         return cls(*parts)

@@ -9,9 +9,7 @@ in :mod:`lifecycle.image.mutate` return new images.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
 
@@ -45,16 +43,32 @@ _LAYER_TYPE_FOR = {
 }
 
 
-_SHA256 = re.compile(r"sha256:[0-9a-f]{64}")
+_LOWER_HEX = frozenset("0123456789abcdef")
+
+# The interpreter's own SHA-256 (``_sha2`` from Python 3.12, ``_sha256`` before) for
+# documents: importing hashlib loads OpenSSL's libcrypto, 4 of the 20 ms a registry rebase
+# has for everything but the interpreter's start and its requests. Layers, which are large,
+# are hashed with hashlib (OpenSSL's SHA-256 is the faster one), by the code that writes
+# them. Where neither module exists (another Python), hashlib it is.
+try:
+    from _sha2 import sha256 as _document_sha256  # type: ignore[import-not-found]
+except ImportError:
+    try:
+        from _sha256 import sha256 as _document_sha256  # type: ignore[import-not-found]
+    except ImportError:
+        from hashlib import sha256 as _document_sha256
 
 
 def is_sha256_digest(value: object) -> bool:
     """Whether ``value`` is ``sha256:<64 hex>``: safe to use as a name (a path, a URL)."""
-    return isinstance(value, str) and _SHA256.fullmatch(value) is not None
+    return (isinstance(value, str) and len(value) == 71 and value.startswith("sha256:")
+            and _LOWER_HEX.issuperset(value[7:]))
 
 
 def sha256_digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+    """The digest of a document (a manifest, a config): kilobytes, never a layer."""
+    hex_digest: str = _document_sha256(data).hexdigest()
+    return "sha256:" + hex_digest
 
 
 def canonical_json(document: Any) -> bytes:

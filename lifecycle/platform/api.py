@@ -14,14 +14,11 @@ give such a platform labels it cannot decode (a ``command`` array where it expec
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from functools import cache
 
 from lifecycle.platform.exits import ExitCode, LifecycleError
 from lifecycle.record import record
-
-_VERSION = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")
 
 
 @record(order=True)
@@ -34,13 +31,19 @@ class PlatformAPI:
     @classmethod
     def parse(cls, text: str) -> PlatformAPI:
         """``<major>.<minor>``, as the spec writes them; raises ValueError otherwise."""
-        match = _VERSION.fullmatch(text)
-        if match is None:
+        numbers = text.split(".")
+        if len(numbers) != 2 or not all(_is_version_number(number) for number in numbers):
             raise ValueError(f"'{text}' is not a platform API version")
-        return cls(int(match[1]), int(match[2]))
+        return cls(int(numbers[0]), int(numbers[1]))
 
     def __str__(self) -> str:
         return f"{self.major}.{self.minor}"
+
+
+def _is_version_number(text: str) -> bool:
+    """``0``, or ASCII digits without a leading zero (not a regular expression: compiling one
+    would cost every run a few tenths of a millisecond)."""
+    return text == "0" or (text.isascii() and text.isdigit() and text[0] != "0")
 
 
 SUPPORTED = tuple(PlatformAPI(0, minor) for minor in range(3, 16))

@@ -10,18 +10,20 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
-from typing import BinaryIO
 
 from lifecycle.backends.base import Access, ImageNotFound
+from lifecycle.checking import TYPE_CHECKING
 from lifecycle.image.index import ImageIndex, IndexChild, StoredIndex
 from lifecycle.image.model import Image, SaveResult, StoredImage
 from lifecycle.image.platforms import DEFAULT_PLATFORM, choose
-from lifecycle.record import replace
+from lifecycle.record import field, record, replace
 from lifecycle.reference import Reference
 
+if TYPE_CHECKING:  # as the phases, so that a rebase in this store imports no typing either
+    from typing import BinaryIO
 
-@dataclass
+
+@record(frozen=False)
 class MemoryBlobs:
     blobs: dict[str, bytes] = field(default_factory=dict)
 
@@ -32,7 +34,7 @@ class MemoryBlobs:
         return "memory"
 
 
-@dataclass
+@record(frozen=False)
 class MemoryStore:
     kind: str = "registry"
     compress_layers: bool = True

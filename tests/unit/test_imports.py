@@ -150,6 +150,9 @@ NOT_ON_A_REBASE = (
     "lifecycle.platform.files.launcher", "lifecycle.platform.files.stack", "tomllib",
     # standard modules only some runs need, or none of ours
     "asyncio", "logging", "importlib.metadata", "tempfile", "difflib", "traceback", "ssl",
+    # what records, lifecycle.checking and copy_json replace, and OpenSSL's hashes (a
+    # document is hashed with the interpreter's own SHA-256)
+    "dataclasses", "inspect", "typing", "copy", "hashlib", "base64",
 )
 NOT_WITH_THE_REGISTRY = ("asyncio", "docker", "lifecycle.backends.daemon",
                          "lifecycle.backends.layout", "lifecycle.multiplatform")
