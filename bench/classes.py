@@ -1,13 +1,15 @@
-"""What creating dataclasses costs a registry rebase's start-up, and what their options change.
+"""What creating value classes costs a registry rebase's start-up: records against dataclasses.
 
     python bench/classes.py [--runs N] [--json]      (default 5 runs; best of N)
 
 ``path`` rows: a new process imports what a registry rebase imports (``lifecycle.rebaser`` and
-the registry backend) with ``dataclasses``' class processing timed: how many dataclasses are
-created, their time together, and the whole import's. ``option`` rows: one six-field
-dataclass created with each set of options (best of 1000 interleaved creations), beside the
-same fields as a ``typing.NamedTuple`` and a plain class. Nothing is asserted: the figures
-show where start-up goes (docs/performance.md, "Start-up imports").
+the registry backend) with the class processing of ``lifecycle.record`` and of
+``dataclasses`` timed: how many classes each makes, their time together, and the whole
+import's. ``option`` rows: one six-field class made with each decorator and set of options
+(best of 1000 interleaved creations), beside the same fields as a ``typing.NamedTuple`` and
+a plain class; ``instance`` rows: one instance of the frozen ones made from three arguments
+(best of 1000). Nothing is asserted: the figures show where start-up goes
+(docs/performance.md, "Start-up imports").
 """
 
 from __future__ import annotations
@@ -23,38 +25,47 @@ from typing import Any, NamedTuple
 
 from common import ROOT, print_table
 
+from lifecycle.record import record
+
 _PATH = """
 import json, sys, time
-import dataclasses
-process_class = dataclasses._process_class
+start = time.perf_counter()
+from lifecycle import record
+imported_s = time.perf_counter() - start
 spent = []
-def timed(cls, *args, **kwargs):
-    start = time.perf_counter()
+make_record = record._make_record
+def timed(*args, **kwargs):
+    started = time.perf_counter()
     try:
-        return process_class(cls, *args, **kwargs)
+        return make_record(*args, **kwargs)
     finally:
-        spent.append(time.perf_counter() - start)
-dataclasses._process_class = timed
+        spent.append(time.perf_counter() - started)
+record._make_record = timed
 start = time.perf_counter()
 import lifecycle.rebaser
 from lifecycle.backends import auth, registry, retry, tls
-print(json.dumps([len(spent), sum(spent), time.perf_counter() - start]))
+print(json.dumps({"records": len(spent), "records_s": sum(spent),
+                  "import_s": imported_s + time.perf_counter() - start,
+                  "dataclasses_loaded": "dataclasses" in sys.modules}))
 """
 
-OPTIONS: dict[str, dict[str, bool]] = {
-    "frozen=True (what the code uses)": {"frozen": True},
-    "frozen=True, slots=True": {"frozen": True, "slots": True},
-    "frozen=True, repr=False": {"frozen": True, "repr": False},
-    "frozen=True, eq=False": {"frozen": True, "eq": False},
-    "frozen=True, eq=False, repr=False": {"frozen": True, "eq": False, "repr": False},
-    "not frozen": {},
-    "not frozen, eq=False, repr=False": {"eq": False, "repr": False},
+OPTIONS: dict[str, tuple[Callable[..., Any], dict[str, bool]]] = {
+    "@record (what the code uses)": (record, {}),
+    "@record(frozen=False)": (record, {"frozen": False}),
+    "@dataclass(frozen=True) (what the code used)": (dataclass, {"frozen": True}),
+    "@dataclass(frozen=True, slots=True)": (dataclass, {"frozen": True, "slots": True}),
+    "@dataclass(frozen=True, repr=False)": (dataclass, {"frozen": True, "repr": False}),
+    "@dataclass(frozen=True, eq=False)": (dataclass, {"frozen": True, "eq": False}),
+    "@dataclass(frozen=True, eq=False, repr=False)":
+        (dataclass, {"frozen": True, "eq": False, "repr": False}),
+    "@dataclass (not frozen)": (dataclass, {}),
+    "@dataclass(eq=False, repr=False)": (dataclass, {"eq": False, "repr": False}),
 }
 
 
-def with_options(options: dict[str, Any]) -> Callable[[], type]:
+def with_options(decorator: Callable[..., Any], options: dict[str, Any]) -> Callable[[], type]:
     def create() -> type:
-        @dataclass(**options)
+        @decorator(**options)
         class Example:
             """Six fields, as the larger classes of the rebase path have."""
 
@@ -103,11 +114,14 @@ def main() -> None:
     runs = [json.loads(subprocess.run([sys.executable, "-c", _PATH], cwd=ROOT, check=True,
                                       capture_output=True, text=True).stdout)
             for _ in range(options.runs)]
-    count, classes_s, import_s = min(runs, key=lambda run: run[2])
-    rows.append({"row": "path: dataclasses created on a registry rebase's import",
-                 "count": count, "ms": round(classes_s * 1000, 1),
-                 "of_import_ms": round(import_s * 1000, 1)})
-    creators = {name: with_options(chosen) for name, chosen in OPTIONS.items()}
+    path = min(runs, key=lambda run: float(run["import_s"]))
+    if path["dataclasses_loaded"]:
+        raise SystemExit("a registry rebase's import loaded dataclasses")
+    rows.append({"row": "path: records made on a registry rebase's import",
+                 "count": path["records"], "ms": round(path["records_s"] * 1000, 1),
+                 "of_import_ms": round(path["import_s"] * 1000, 1)})
+    creators = {name: with_options(decorator, chosen)
+                for name, (decorator, chosen) in OPTIONS.items()}
     creators.update({"typing.NamedTuple": named_tuple, "plain class, __slots__": plain_class})
     best = dict.fromkeys(creators, float("inf"))
     for _ in range(1000):
@@ -117,6 +131,17 @@ def main() -> None:
             best[name] = min(best[name], time.perf_counter() - start)
     rows += [{"row": f"option: {name}", "count": 1, "ms": round(seconds * 1000, 3),
               "of_import_ms": ""} for name, seconds in best.items()]
+    made = {name: creators[name]() for name in ("@record (what the code uses)",
+                                                 "@dataclass(frozen=True) (what the code used)",
+                                                 "plain class, __slots__")}
+    fastest = dict.fromkeys(made, float("inf"))
+    for _ in range(1000):
+        for name, cls in made.items():
+            start = time.perf_counter()
+            cls("registry", "name", "https")
+            fastest[name] = min(fastest[name], time.perf_counter() - start)
+    rows += [{"row": f"instance: {name}", "count": 1, "ms": round(seconds * 1000, 4),
+              "of_import_ms": ""} for name, seconds in fastest.items()]
     print_table(options.json, "classes", rows)
 
 

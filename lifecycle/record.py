@@ -157,6 +157,17 @@ def _check_default_order(cls: type, every: tuple[Field, ...]) -> None:
 
 def _init(self: Any, *args: Any, **named: Any) -> None:
     every: tuple[Field, ...] = self.__record_fields__
+    if not named and len(args) == len(every):  # every field given in order: the usual call
+        self.__dict__.update(zip(self.__match_args__, args, strict=True))
+    else:
+        _init_from(self, every, args, named)
+    post_init = self.__record_post_init__
+    if post_init is not None:
+        post_init()
+
+
+def _init_from(self: Any, every: tuple[Field, ...], args: tuple[Any, ...],
+               named: dict[str, Any]) -> None:
     if len(args) > len(every):
         raise TypeError(f"{type(self).__name__}() takes {len(every)} positional arguments "
                         f"but {len(args)} were given")
@@ -179,9 +190,6 @@ def _init(self: Any, *args: Any, **named: Any) -> None:
     if named:
         unknown = ", ".join(repr(name) for name in named)
         raise TypeError(f"{type(self).__name__}() got unexpected keyword arguments {unknown}")
-    post_init = self.__record_post_init__
-    if post_init is not None:
-        post_init()
 
 
 def _repr(self: Any) -> str:
