@@ -4,7 +4,11 @@ Why not ``requests`` or ``http.client``: importing requests costs about 85 ms (u
 charset_normalizer, idna, http.cookiejar, importlib.metadata, ssl), and even the standard
 library's ``http.client`` imports ssl and the email parser (about 25 ms), while one registry
 rebase is meant to take the interpreter's start-up plus its requests plus 20 ms. This module
-imports only ``socket`` and ``select``; ``ssl`` (and certifi) when an https URL is used.
+imports only ``_socket`` and ``select``; ``ssl`` (and certifi) when an https URL is used.
+``_socket`` is the C module the ``socket`` module wraps: its sockets are the same objects
+without the Python layer (``makefile``, enums for the constants), and ``socket`` itself
+takes about 4 ms to import here, mostly making those enums. What this module used of the
+layer is ``_SocketReader``, below.
 
 What it does, as requests does it for our requests:
 
@@ -38,11 +42,11 @@ the socket's own error, so :func:`lifecycle.causes.describe` finds the words for
 
 from __future__ import annotations
 
+import _socket
 import binascii
 import io
 import os
 import select
-import socket
 import sys
 import threading
 from collections.abc import Iterable, Iterator, Mapping
@@ -54,6 +58,8 @@ from lifecycle.record import record
 if TYPE_CHECKING:
     import ssl
     from typing import BinaryIO
+
+    from _typeshed import WriteableBuffer
 
 MAX_REDIRECTS = 30
 BLOCK = 256 << 10
@@ -185,7 +191,7 @@ class Proxies:
 
 def _is_ipv4(host: str) -> bool:
     try:
-        socket.inet_aton(host)
+        _socket.inet_aton(host)
     except OSError:
         return False
     return True
@@ -261,11 +267,14 @@ def speaks_tls(host: str, port: int, timeout: float = 5.0) -> bool:
     costs ~20 (a new client context loads the system's CA certificates), so a plain-HTTP
     registry never needs ssl at all. Nothing is verified here; every real request is."""
     try:
-        with _connect(host, port, timeout) as sock:
+        sock = _connect(host, port, timeout)
+        try:
             sock.sendall(_client_hello(host))
             answer = b""
             while len(answer) < 2 and (data := sock.recv(2 - len(answer))):
                 answer += data
+        finally:
+            sock.close()
     except (OSError, TransportError):
         return False
     # A record's content type (22 handshake, 21 alert) and major version 3; a plain-HTTP
@@ -340,7 +349,7 @@ class _Connection:
             sock.close()
             raise
         self.sock = sock
-        self.reader = sock.makefile("rb")
+        self.reader = io.BufferedReader(_SocketReader(sock), 65536)
         self.forward_proxy = route.scheme == "http" and proxy is not None
         # Sent with every request through a forward proxy; a tunnel had it once, on CONNECT.
         self.proxy_authorization = authorization if self.forward_proxy else None
@@ -364,25 +373,40 @@ class _Connection:
             self.sock.close()
 
 
-def _connect(host: str, port: int, timeout: float) -> socket.socket:
+class _SocketReader(io.RawIOBase):
+    """A socket's receiving side as a raw stream, for a buffered reader (what
+    ``socket.makefile("rb")`` makes, for a blocking socket with a timeout: a timeout is the
+    socket's ``TimeoutError``)."""
+
+    def __init__(self, sock: _socket.socket) -> None:
+        self._sock = sock
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        return self._sock.recv_into(buffer)
+
+
+def _connect(host: str, port: int, timeout: float) -> _socket.socket:
     """A TCP connection to the first address of ``host`` that accepts one."""
     # An ASCII name goes as bytes: a str is always run through the IDNA codec, whose import
     # (with stringprep and unicodedata) costs a rebase more than a millisecond.
     name = host.encode() if host.isascii() else host
     try:
-        addresses = socket.getaddrinfo(name, port, 0, socket.SOCK_STREAM)
-    except socket.gaierror as err:
+        addresses = _socket.getaddrinfo(name, port, 0, _socket.SOCK_STREAM)
+    except _socket.gaierror as err:
         raise ConnectFailed(f"cannot resolve {host}") from err
     last: OSError | None = None
     for family, kind, protocol, _, address in addresses:
         try:
-            sock = socket.socket(family, kind, protocol)
+            sock = _socket.socket(family, kind, protocol)
         except OSError as err:  # an address family this host cannot use
             last = err
             continue
         try:
             sock.settimeout(timeout)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
             sock.connect(address)
             return sock
         except TimeoutError as err:
@@ -401,7 +425,7 @@ def _proxy_authorization(username: str | None, password: str | None) -> str | No
     return "Basic " + binascii.b2a_base64(pair.encode(), newline=False).decode()
 
 
-def _tunnel(sock: socket.socket, route: _Route, authorization: str | None) -> None:
+def _tunnel(sock: _socket.socket, route: _Route, authorization: str | None) -> None:
     """Ask the proxy on ``sock`` for a tunnel to the route's origin."""
     target = f"{route.host}:{route.port}"
     head = f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n"
@@ -429,11 +453,14 @@ def _tunnel(sock: socket.socket, route: _Route, authorization: str | None) -> No
         raise TransportError(f"the proxy refused a tunnel to {target} (HTTP {status})")
 
 
-def _wrap(sock: socket.socket, host: str, verify: bool | str,
-          contexts: _TLSContexts) -> socket.socket:
+def _wrap(sock: _socket.socket, host: str, verify: bool | str,
+          contexts: _TLSContexts) -> _socket.socket:
     context = contexts.get(verify)
+    import socket  # ssl wraps only socket.socket objects, and has imported socket itself
+
     try:
-        return context.wrap_socket(sock, server_hostname=host)
+        return context.wrap_socket(socket.socket(sock.family, sock.type, sock.proto,
+                                                 sock.detach()), server_hostname=host)
     except OSError as err:
         raise _network_fault(err, f"TLS handshake with {host}") from err
 
@@ -711,7 +738,7 @@ def _blocks(body: SizedBody | Iterable[bytes]) -> Iterator[bytes]:
         yield from body
 
 
-def _sendall(sock: socket.socket, data: bytes) -> None:
+def _sendall(sock: _socket.socket, data: bytes) -> None:
     try:
         sock.sendall(data)
     except OSError as err:
@@ -754,7 +781,7 @@ def _status_line(line: str) -> tuple[str, int, str]:
     return version, int(code), reason
 
 
-def _read_headers(reader: io.BufferedReader) -> Headers:
+def _read_headers(reader: io.BufferedReader[_SocketReader]) -> Headers:
     fields: list[tuple[str, str]] = []
     while True:
         line = reader.readline(_MAX_LINE + 1)

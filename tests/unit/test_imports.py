@@ -161,8 +161,10 @@ NOT_WITH_THE_REGISTRY = ("asyncio", "docker", "lifecycle.backends.daemon",
 # rebase without faults or credential helpers needs none of them.
 NOT_UNTIL_USED = ("concurrent.futures", "logging", "random", "subprocess", "email",
                   "calendar", "locale")
-# What an HTTP library such as requests would load; our client on sockets loads none of them.
-NOT_WITH_OUR_HTTP_CLIENT = ("requests", "urllib3", "ssl", "importlib.metadata")
+# What an HTTP library such as requests would load; our client on sockets loads none of them,
+# not even the socket module's Python layer (its enums, selectors).
+NOT_WITH_OUR_HTTP_CLIENT = ("requests", "urllib3", "ssl", "importlib.metadata", "socket",
+                            "selectors")
 
 
 def run_script(script: str, scratch: Path) -> dict[str, Any]:
