@@ -15,12 +15,12 @@ rebases an index imports this module (with its thread pool).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from lifecycle.backends.base import BackendError, ImageNotFound, ImageStore
 from lifecycle.backends.shared import SharedReads
+from lifecycle.checking import TYPE_CHECKING
 from lifecycle.image import platforms
 from lifecycle.image.index import ImageIndex, IndexChild, IndexProblem, Platform, StoredIndex
 from lifecycle.image.model import Image, SaveResult
@@ -29,6 +29,10 @@ from lifecycle.platform.exits import ExitCode
 from lifecycle.record import record, replace
 from lifecycle.reference import Reference
 from lifecycle.saving import save_with
+from lifecycle.workers import run_each
+
+if TYPE_CHECKING:
+    from typing import Any
 
 CHILD_WORKERS = 8
 """Children of one app index rebased at the same time."""
@@ -167,9 +171,8 @@ def plan_rebase(store: ImageStore, app: Reference, stored: StoredIndex, label: s
     def one(child: IndexChild) -> tuple[Image, dict[str, str]]:
         return rebase_child(shared, child, logger.bind(item=f"{label} {child.platform}"))
 
-    with ThreadPoolExecutor(max_workers=min(len(children), CHILD_WORKERS),
-                            thread_name_prefix="child") as pool:
-        rebased = [future.result() for future in [pool.submit(one, c) for c in children]]
+    rebased = run_each([functools.partial(one, child) for child in children], CHILD_WORKERS,
+                       "child")
     new = {old.digest: replace(old, digest=image.digest(), size=len(image.manifest_bytes()),
                                media_type=image.manifest_media_type)
            for old, (image, _) in zip(children, rebased, strict=True)}

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
-from operator import attrgetter
 
 from lifecycle.checking import TYPE_CHECKING, dataclass_transform, overload
 
@@ -33,6 +32,7 @@ if TYPE_CHECKING:
     _R = TypeVar("_R")
 
 __all__ = ["Field", "FrozenError", "field", "fields", "record", "replace"]
+
 _MISSING: Any = object()
 
 
@@ -119,7 +119,7 @@ def _make_record(cls: type, frozen: bool, eq: bool, order: bool) -> None:
     cls.__record_post_init__ = getattr(cls, "__post_init__", None)  # type: ignore[attr-defined]
     cls.__match_args__ = tuple(item.name for item in every)  # type: ignore[misc,attr-defined]
     compared = [item.name for item in every if item.compare]
-    key: Callable[[Any], Any] = attrgetter(*compared) if compared else _no_key
+    key: Callable[[Any], Any] = operator.attrgetter(*compared) if compared else _no_key
     methods: dict[str, Any] = {"__init__": _init, "__repr__": _repr}
     if eq:
         methods["__eq__"] = _comparison(key, operator.eq)
@@ -158,6 +158,7 @@ def _check_default_order(cls: type, every: tuple[Field, ...]) -> None:
 def _init(self: Any, *args: Any, **named: Any) -> None:
     every: tuple[Field, ...] = self.__record_fields__
     if not named and len(args) == len(every):  # every field given in order: the usual call
+        # __match_args__ is the field names in order (set with __record_fields__)
         self.__dict__.update(zip(self.__match_args__, args, strict=True))
     else:
         _init_from(self, every, args, named)

@@ -32,9 +32,9 @@ def open_store(target: Target, connections: int = DEFAULT_CONNECTIONS) -> ImageS
 
 
 IMPORTED_ON_FIRST_USE = ("concurrent.futures.thread", "random", "subprocess")
-"""What the registry backend imports only when it first needs it: a thread pool for writes of
-many blobs at once (an index, staged uploads), the retry policy's jitter, a credential
-helper's process. A single-image registry rebase needs none of them."""
+"""What the registry backend imports only when it first needs it: a thread pool for the
+exporter's staged uploads, the retry policy's jitter, a credential helper's process. A
+registry rebase needs none of them."""
 
 
 CLIENT_IMPORTED_ON_FIRST_USE = ("ssl", "certifi", "ipaddress")

@@ -59,6 +59,7 @@ from lifecycle.platform.exits import one_line
 from lifecycle.progress import count_sent
 from lifecycle.record import record
 from lifecycle.reference import Reference, host_and_port, registry_host
+from lifecycle.workers import run_each
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -597,23 +598,10 @@ class RegistryStore(ImageStore):
 
 
 def _all_or_none(steps: Sequence[Callable[[], None]], workers: int) -> None:
-    """Run every step, ``workers`` at a time; the first to fail (in order) is raised, and the
-    steps not yet begun are dropped: a lasting fault must not be met once per remaining blob."""
-    if workers == 1:
-        for step in steps:  # one at a time: no thread pool (a single image's write)
-            step()
-        return
-    from concurrent.futures import ThreadPoolExecutor  # imported ahead: backends.import_ahead
-
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="write") as pool:
-        started = [pool.submit(step) for step in steps]
-        try:
-            for future in started:
-                future.result()
-        except BaseException:
-            for future in started:
-                future.cancel()
-            raise
+    """Run every step, ``workers`` at a time (a single image's write: one after the other);
+    the first to fail (in order) is raised, and the steps not yet begun are dropped: a lasting
+    fault must not be met once per remaining blob."""
+    run_each(steps, workers, "write")
 
 
 class _LocalSourceFailed(BackendError):

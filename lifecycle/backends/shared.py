@@ -9,15 +9,40 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
-from typing import TypeVar
 
 from lifecycle.backends.base import Access, ImageStore
+from lifecycle.checking import TYPE_CHECKING, cast
 from lifecycle.image.index import ImageIndex, IndexChild, StoredIndex
 from lifecycle.image.model import Image, SaveResult, StoredImage
 from lifecycle.reference import Reference
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    T = TypeVar("T")
+
+
+class _Answer:
+    """One answer several threads may wait for; the first to ask works it out (a
+    ``concurrent.futures.Future`` would cost the import of ``logging``: lifecycle/workers.py)."""
+
+    def __init__(self) -> None:
+        self._ready = threading.Event()
+        self._value: object = None
+        self._failure: Exception | None = None
+
+    def give(self, ask: Callable[[], object]) -> None:
+        try:
+            self._value = ask()
+        except Exception as err:  # noqa: BLE001 - every waiter, this one too, raises it
+            self._failure = err
+        self._ready.set()
+
+    def wait(self) -> object:
+        self._ready.wait()
+        if self._failure is not None:
+            raise self._failure
+        return self._value
 
 
 class SharedReads:
@@ -30,9 +55,9 @@ class SharedReads:
         self.kind, self.compress_layers = store.kind, store.compress_layers
         self._lock = threading.Lock()
         self._shared = {run_image} if run_image else set()
-        self._reads: dict[str, Future[StoredImage]] = {}
-        self._indexes: dict[str, Future[StoredImage | StoredIndex]] = {}
-        self._access: dict[str, Future[Access]] = {}
+        self._reads: dict[str, _Answer] = {}       # StoredImage
+        self._indexes: dict[str, _Answer] = {}     # StoredImage | StoredIndex
+        self._access: dict[str, _Answer] = {}      # Access
 
     def check_read_access(self, ref: Reference) -> Access:
         with self._lock:
@@ -72,15 +97,12 @@ class SharedReads:
                     refs: Sequence[Reference]) -> SaveResult:
         return self._store.write_index(index, images, refs)
 
-    def _once(self, answers: dict[str, Future[T]], key: str, ask: Callable[[], T]) -> T:
+    def _once(self, answers: dict[str, _Answer], key: str, ask: Callable[[], T]) -> T:
         with self._lock:
             answer = answers.get(key)
             owner = answer is None
             if answer is None:
-                answer = answers[key] = Future()
+                answer = answers[key] = _Answer()
         if owner:
-            try:
-                answer.set_result(ask())
-            except Exception as err:  # noqa: BLE001 - every waiter, this one too, raises it
-                answer.set_exception(err)
-        return answer.result()
+            answer.give(ask)
+        return cast("T", answer.wait())
