@@ -238,3 +238,12 @@ def test_with_a_cache_image_the_http_clients_imports_are_ahead_too(tmp_path: Pat
     assert loaded(imported["plain"], CLIENT_IMPORTED_ON_FIRST_USE) == []
     assert loaded(imported["all"], CLIENT_IMPORTED_ON_FIRST_USE) == list(
         CLIENT_IMPORTED_ON_FIRST_USE)
+
+
+def test_the_index_code_imports_no_thread_pool_library(tmp_path: Path) -> None:
+    # An app index rebase runs its children in threads of lifecycle.workers, on threading.
+    script = ("import json, sys\nfrom lifecycle import multiplatform, rebaser\n"
+              "from lifecycle.backends import registry, shared\n"
+              "json.dump({'modules': sorted(sys.modules)}, open(sys.argv[1], 'w'))\n")
+    modules = run_script(script, tmp_path)["modules"]
+    assert loaded(modules, ("concurrent.futures", "logging", "typing", "dataclasses")) == []
