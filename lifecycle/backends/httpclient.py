@@ -458,10 +458,11 @@ def _wrap(sock: _socket.socket, host: str, verify: bool | str,
     context = contexts.get(verify)
     import socket  # ssl wraps only socket.socket objects, and has imported socket itself
 
+    plain = socket.socket(sock.family, sock.type, sock.proto, sock.detach())
     try:
-        return context.wrap_socket(socket.socket(sock.family, sock.type, sock.proto,
-                                                 sock.detach()), server_hostname=host)
+        return context.wrap_socket(plain, server_hostname=host)
     except OSError as err:
+        plain.close()  # the caller closes the socket it gave, which no longer owns the file
         raise _network_fault(err, f"TLS handshake with {host}") from err
 
 
