@@ -35,32 +35,39 @@ def run_each(calls: Sequence[Callable[[], T]], workers: int, name: str) -> list[
     pending = iter(range(len(calls)))
     stopped = False
 
-    def work() -> None:
+    def work(ended: threading.Event) -> None:
         nonlocal stopped
-        while True:
-            with lock:
-                index = None if stopped else next(pending, None)
-            if index is None:
-                return
-            try:
-                results[index] = calls[index]()
-            except BaseException as err:  # noqa: BLE001 - raised in the caller's thread
-                failures[index] = err
+        try:
+            while True:
                 with lock:
-                    stopped = True
+                    index = None if stopped else next(pending, None)
+                if index is None:
+                    return
+                try:
+                    results[index] = calls[index]()
+                except BaseException as err:  # noqa: BLE001 - raised in the caller's thread
+                    failures[index] = err
+                    with lock:
+                        stopped = True
+        finally:
+            ended.set()
 
-    threads = [threading.Thread(target=work, name=f"{name}_{number}", daemon=True)
-               for number in range(min(workers, len(calls)))]
-    for thread in threads:
-        thread.start()
+    # Waited for by events, not Thread.join: in Python 3.11 a join that an interrupt cuts
+    # short marks the thread as ended while it still runs, so a second join returns at once.
+    ends = [threading.Event() for _ in range(min(workers, len(calls)))]
+    threads = [threading.Thread(target=work, args=(ended,), name=f"{name}_{number}",
+                                daemon=True) for number, ended in enumerate(ends)]
     try:
         for thread in threads:
-            thread.join()
-    except BaseException:
+            thread.start()
+        for ended in ends:
+            ended.wait()
+    except BaseException:  # an interrupt, perhaps while the threads were still being started
         with lock:
             stopped = True
-        for thread in threads:
-            thread.join()
+        for thread, ended in zip(threads, ends, strict=True):
+            if thread.ident is not None:  # started
+                ended.wait()
         raise
     for failure in failures:
         if failure is not None:

@@ -458,8 +458,8 @@ class RegistryStore(ImageStore):
         # the one connection pool; only then is any name pointed at the index.
         self._ensure_blobs(images, refs, workers=INDEX_WORKERS)
         repos = list({self._repo(ref): ref for ref in refs})
-        _all_or_none([functools.partial(self._put_child, repo, image)
-                      for repo in repos for image in images], INDEX_WORKERS)
+        run_each([functools.partial(self._put_child, repo, image)
+                  for repo in repos for image in images], INDEX_WORKERS, "write")
         return self._tag(refs, index.manifest_bytes(), index.media_type)
 
     def _put_child(self, repo: Repository, image: Image) -> None:
@@ -484,9 +484,11 @@ class RegistryStore(ImageStore):
         repos = list({self._repo(ref): ref for ref in refs})
         for number, repo in enumerate(repos):
             placed_in = repos[0] if number else None
-            _all_or_none([functools.partial(self._ensure_blob, repo, digest, size, source,
-                                            placed_in)
-                          for digest, (size, source) in blobs.items()], workers)
+            # A step that fails stops those not yet begun: a lasting fault must not be met
+            # once per remaining blob (workers=1, a single image's write: one at a time).
+            run_each([functools.partial(self._ensure_blob, repo, digest, size, source,
+                                        placed_in)
+                      for digest, (size, source) in blobs.items()], workers, "write")
 
     def _tag(self, refs: Sequence[Reference], manifest: bytes, media_type: str) -> SaveResult:
         """Point every name at ``manifest``, whose blobs (or children) are all present."""
@@ -595,13 +597,6 @@ class RegistryStore(ImageStore):
             offset += len(chunk)
         return self.client.request("PUT", repo, _with_digest(location, digest), scope,
                                    headers={"Content-Length": "0"})
-
-
-def _all_or_none(steps: Sequence[Callable[[], None]], workers: int) -> None:
-    """Run every step, ``workers`` at a time (a single image's write: one after the other);
-    the first to fail (in order) is raised, and the steps not yet begun are dropped: a lasting
-    fault must not be met once per remaining blob."""
-    run_each(steps, workers, "write")
 
 
 class _LocalSourceFailed(BackendError):

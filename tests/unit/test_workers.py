@@ -69,17 +69,23 @@ def test_a_failure_stops_calls_not_begun_and_the_first_in_order_is_raised() -> N
 
 def test_an_interrupt_of_the_caller_waits_for_the_running_calls() -> None:
     ended: list[int] = []
-    main = threading.main_thread()
-    assert threading.current_thread() is main
+    both_begun = threading.Barrier(3)
+    assert threading.current_thread() is threading.main_thread()
 
     def call(number: int) -> None:
+        if number < 2:
+            both_begun.wait()
         time.sleep(0.1)
         ended.append(number)
 
-    # A real SIGINT: the caller is waiting in a join, which only a signal interrupts.
-    timer = threading.Timer(0.02, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
+    def interrupt() -> None:
+        both_begun.wait()  # the two workers are in their calls
+        # A real SIGINT: the caller is waiting in a join, which only a signal interrupts.
+        os.kill(os.getpid(), signal.SIGINT)
+
+    interrupter = threading.Thread(target=interrupt)
+    interrupter.start()
     with pytest.raises(KeyboardInterrupt):
         run_each([functools.partial(call, number) for number in range(6)], 2, "test")
-    timer.join()
+    interrupter.join()
     assert sorted(ended) == [0, 1]  # the two running calls ended; none began after
