@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from lifecycle import archive, buildcache, fingerprints, sbom
+from lifecycle import archive, buildcache, fingerprints, interrupts, sbom
 from lifecycle.backends.base import BlobStager
 from lifecycle.image.model import Image, Layer
 from lifecycle.log import get_logger
@@ -217,7 +217,7 @@ class LayerBuilder:
             # Decided in image order, so the log reads like the image and the first
             # problem in that order is the one reported.
             for layer in planned:
-                result, fingerprint = pending[layer].result()
+                result, fingerprint = interrupts.result(pending[layer])
                 built[layer] = self._decide(layer, result)
                 if fingerprint is not None:
                     remembered[layer.layer_id] = fingerprints.Recorded(

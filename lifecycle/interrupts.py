@@ -8,6 +8,11 @@ and fail at the next one, which the main thread's clean-up then waits for.
 
 The first signal starts the stop; more of them while it is under way are ignored, so that a
 second Ctrl-C cannot cut the clean-up short.
+
+A signal sent to the process reaches whichever of its threads the kernel picks. One that
+reaches a worker only flags the main thread, which runs the handler when it next wakes; so
+the main thread waits for workers in short waits (:func:`wait`, :func:`result`,
+:func:`as_completed`), never in one that lasts until the worker is done.
 """
 
 from __future__ import annotations
@@ -15,9 +20,20 @@ from __future__ import annotations
 import errno
 import signal
 import threading
+from collections.abc import Iterable, Iterator
 from types import FrameType
 
+from lifecycle.checking import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+    from typing import TypeVar
+
+    T = TypeVar("T")
+
 _stopping = threading.Event()
+
+WAKE_SECONDS = 0.05  # how late the main thread may notice a signal a worker thread received
 
 
 class Terminated(BaseException):
@@ -44,3 +60,29 @@ def check() -> None:
     """Raise ``OSError(EINTR)`` once a stop was asked for (worker threads, per chunk)."""
     if _stopping.is_set():
         raise InterruptedError(errno.EINTR, "interrupted")
+
+
+def wait(event: threading.Event) -> None:
+    """Wait until ``event`` is set, noticing a signal meanwhile."""
+    while not event.wait(WAKE_SECONDS):
+        pass
+
+
+def result(future: Future[T]) -> T:
+    """The future's result (or its failure, raised), noticing a signal meanwhile."""
+    from concurrent.futures import wait as wait_for  # the caller has futures: it is loaded
+
+    while not wait_for([future], WAKE_SECONDS).done:
+        pass
+    return future.result()
+
+
+def as_completed(futures: Iterable[Future[T]]) -> Iterator[Future[T]]:
+    """Each future once it is done, in the order they end, noticing a signal meanwhile."""
+    from concurrent.futures import FIRST_COMPLETED
+    from concurrent.futures import wait as wait_for
+
+    pending = set(futures)
+    while pending:
+        done, pending = wait_for(pending, WAKE_SECONDS, FIRST_COMPLETED)
+        yield from done

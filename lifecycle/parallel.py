@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from typing import TypeVar
 
+from lifecycle import interrupts
 from lifecycle.log import get_logger
 
 T = TypeVar("T")
@@ -39,5 +40,5 @@ def export_image_and_cache(save_image: Callable[[], None], export_cache: Callabl
         try:
             save_image()
         finally:
-            cached = cache.result()
+            cached = interrupts.result(cache)
     return cached

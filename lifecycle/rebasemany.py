@@ -15,10 +15,11 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from typing import Any
 
+from lifecycle import interrupts
 from lifecycle.backends.base import BackendError, ImageStore
 from lifecycle.backends.shared import SharedReads
 from lifecycle.causes import describe
@@ -94,7 +95,7 @@ def rebase_many(inputs: RebaseManyInputs) -> None:
                              inputs.run_image)) as store, \
             ThreadPoolExecutor(max_workers=inputs.jobs, thread_name_prefix="rebase") as pool:
         futures = [pool.submit(rebase_one, store, name, inputs) for name in unique]
-        for done in as_completed(futures):
+        for done in interrupts.as_completed(futures):
             outcome = done.result()
             outcomes.append(outcome)
             if outcome.error:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 
+from lifecycle import interrupts
 from lifecycle.checking import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
@@ -61,13 +62,13 @@ def run_each(calls: Sequence[Callable[[], T]], workers: int, name: str) -> list[
         for thread in threads:
             thread.start()
         for ended in ends:
-            ended.wait()
+            interrupts.wait(ended)
     except BaseException:  # an interrupt, perhaps while the threads were still being started
         with lock:
             stopped = True
         for thread, ended in zip(threads, ends, strict=True):
             if thread.ident is not None:  # started
-                ended.wait()
+                interrupts.wait(ended)
         raise
     for failure in failures:
         if failure is not None:

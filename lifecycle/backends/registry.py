@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from urllib.parse import urlencode, urljoin
 
+from lifecycle import interrupts
 from lifecycle.backends.auth import Keychain
 from lifecycle.backends.base import (
     DEFAULT_CONNECTIONS,
@@ -631,7 +632,7 @@ class _UploadStager:
 
     def finish(self) -> None:
         for upload in self._uploads:
-            upload.result()
+            interrupts.result(upload)
         self._pool.shutdown()
 
     def _upload(self, blob: GrowingBlob) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Iterator
+
 import pytest
 
 from lifecycle import cli
@@ -17,3 +20,19 @@ def store(monkeypatch: pytest.MonkeyPatch) -> MemoryStore:
                 "SOURCE_DATE_EPOCH", "CNB_LAYERS_DIR", "CNB_RUN_PATH", "CNB_EXEC_ENV"):
         monkeypatch.delenv(key, raising=False)
     return memory
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers_restored() -> Iterator[None]:
+    """A phase run in-process installs its Ctrl-C and SIGTERM handlers: the next test must
+    not inherit them (nor the stop they may have begun)."""
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for number, handler in handlers.items():
+        signal.signal(number, handler)
+
+
+@pytest.fixture
+def sigint_raises() -> None:
+    """SIGINT raises KeyboardInterrupt in the main thread, as in a fresh interpreter."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
