@@ -8,7 +8,6 @@ ports are significant, exactly as go-containerregistry's ``name.ParseReference``
 
 from __future__ import annotations
 
-import ipaddress
 import re
 
 from lifecycle.image.model import is_sha256_digest
@@ -71,8 +70,13 @@ class Reference:
         host = registry_host(self.registry)
         if host == "localhost" or host.endswith(".localhost"):
             return True
+        address = host.strip("[]")
+        if ":" not in address and not address.replace(".", "").isdigit():
+            return False  # a host name: no address to ask about
+        import ipaddress  # only for an address literal (1.2 ms of start-up otherwise)
+
         try:
-            return ipaddress.ip_address(host.strip("[]")).is_loopback
+            return ipaddress.ip_address(address).is_loopback
         except ValueError:
             return False
 

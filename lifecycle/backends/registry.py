@@ -364,6 +364,10 @@ class RegistryStore(ImageStore):
         self.insecure = insecure_registries
         self.client = RegistryClient(keychain or Keychain(), connections, policy, trust,
                                      insecure_registries)
+        # A readable manifest's answer to an access check, kept for the read that follows
+        # it (run image candidates: checked, then the chosen one read), which then costs
+        # no request; the read takes it out.
+        self._checked: dict[tuple[Repository, str], Response] = {}
 
     def close(self) -> None:
         self.client.http.close()
@@ -378,9 +382,13 @@ class RegistryStore(ImageStore):
     def check_read_access(self, ref: Reference) -> Access:
         repo = self._repo(ref)
         try:
-            status = self._manifest_status("HEAD", repo, ref)
-            if status not in (200, 401, 403, 404):  # some registries do not implement HEAD
-                status = self._manifest_status("GET", repo, ref)
+            # A GET, not a HEAD: a readable image is read next, and this answer serves it
+            # (its body read in the request, so a broken one is asked for again).
+            response = self.client.request("GET", repo, repo.url(f"manifests/{ref.identifier}"),
+                                           pull_scope(repo), headers={"Accept": MANIFEST_ACCEPT})
+            status = response.status_code
+            if status == 200:
+                self._checked[repo, ref.identifier] = response
         except BackendError as err:
             return Access(False, str(err))
         if status == 200:
@@ -390,13 +398,6 @@ class RegistryStore(ImageStore):
         if status == 404:
             return Access(False, "not found (HTTP 404)")
         return Access(False, f"registry answered HTTP {status}")
-
-    def _manifest_status(self, method: str, repo: Repository, ref: Reference) -> int:
-        response = self.client.request(method, repo, repo.url(f"manifests/{ref.identifier}"),
-                                       pull_scope(repo), headers={"Accept": MANIFEST_ACCEPT},
-                                       stream=True)  # the status is all we want, not the body
-        response.close()
-        return response.status_code
 
     def read(self, ref: Reference) -> StoredImage:
         return follow_default(self.read_index(ref), f"image '{ref}'",
@@ -433,6 +434,9 @@ class RegistryStore(ImageStore):
                                RegistryBlobs(self.client, repo), child)
 
     def _get_manifest(self, repo: Repository, identifier: str, what: str) -> Response:
+        checked = self._checked.pop((repo, identifier), None)
+        if checked is not None:
+            return checked
         response = self.client.request("GET", repo, repo.url(f"manifests/{identifier}"),
                                        pull_scope(repo), headers={"Accept": MANIFEST_ACCEPT})
         if response.status_code == 404:

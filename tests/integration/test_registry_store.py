@@ -181,6 +181,24 @@ def test_read_access(registries: Registries, tmp_path: Path, unique: str) -> Non
     assert not refused.readable and "cannot reach registry 127.0.0.1:9" in refused.reason
 
 
+def test_the_read_after_an_access_check_asks_the_registry_nothing_more(
+        registries: Registries, tmp_path: Path, unique: str) -> None:
+    store = RegistryStore()
+    run = f"{registries.one.host}/{unique}/run:v1"
+    publish_run_image(tmp_path, [run])
+    log_start = len(registries.one.requests_seen())
+    assert store.check_read_access(parse_reference(run)).readable
+    checked = store.read(parse_reference(run))
+    manifest_requests = [(method, uri) for method, uri in registries.one.requests_seen()[log_start:]
+                         if "/manifests/" in uri]
+    assert manifest_requests == [("GET", f"/v2/{unique}/run/manifests/v1")]
+    # the kept answer served one read: the next one asks again, and sees the same image
+    log_start = len(registries.one.requests_seen())
+    assert store.read(parse_reference(run)).digest == checked.digest
+    assert [method for method, uri in registries.one.requests_seen()[log_start:]
+            if "/manifests/" in uri] == ["GET"]
+
+
 def test_basic_auth_reads_and_writes(registries: Registries, tmp_path: Path,
                                      unique: str) -> None:
     locked = registries.locked
