@@ -21,6 +21,8 @@ DEFAULT_TAG = "latest"
 _DIGITS = "0123456789"
 _LOWER = "abcdefghijklmnopqrstuvwxyz"
 _LETTERS = _LOWER + _LOWER.upper()
+_DIGIT_CHARS = frozenset(_DIGITS)
+_IPV4_CHARS = frozenset(_DIGITS + ".")
 _REPOSITORY_CHARS = frozenset(_LOWER + _DIGITS + "_-./")
 _TAG_CHARS = frozenset(_LETTERS + _DIGITS + "_-.")
 _SCHEME = r"[A-Za-z][A-Za-z0-9+.-]*"
@@ -71,7 +73,7 @@ class Reference:
         if host == "localhost" or host.endswith(".localhost"):
             return True
         address = host.strip("[]")
-        if ":" not in address and not address.replace(".", "").isdigit():
+        if ":" not in address and not _IPV4_CHARS.issuperset(address):
             return False  # a host name: no address to ask about
         import ipaddress  # only for an address literal (1.2 ms of start-up otherwise)
 
@@ -183,4 +185,4 @@ def _is_authority(text: str) -> bool:
         valid_host = bool(host) and _HOST_CHARS.issuperset(host)
     if not port:
         return valid_host
-    return valid_host and port[0] == ":" and frozenset(_DIGITS).issuperset(port[1:])
+    return valid_host and port[0] == ":" and _DIGIT_CHARS.issuperset(port[1:])
