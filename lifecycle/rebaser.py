@@ -39,7 +39,7 @@ from lifecycle.platform.rebaser_inputs import RebaserInputs, resolve_rebaser_inp
 from lifecycle.record import record
 from lifecycle.reference import Reference, ReferenceError, parse_reference
 from lifecycle.runimage import choose_run_image, names_contain, same_repository
-from lifecycle.saving import report_and_check, save_image, save_with
+from lifecycle.saving import report_and_check, save_with
 
 if TYPE_CHECKING:
     from typing import Any
@@ -102,8 +102,10 @@ def rebase_image(store: ImageStore, request: RebaseRequest, logger: Logger
     wanted = Platform.of_image(app.image)
     image, run_image = rebase_onto(store, app, request,
                                    wanted if wanted.architecture else DEFAULT_PLATFORM, logger)
-    result = save_image(store, image, request.images, request.names, "rebase",
-                        ExitCode.REBASE_FAILED, logger)
+    # A rebased config is new wherever it goes, unless this very rebase was made before:
+    # sent without asking first, it costs one request less in all other cases.
+    result = save_with(lambda: store.write(image, request.images, new_configs=True),
+                       request.images, request.names, "rebase", ExitCode.REBASE_FAILED, logger)
     return Rebased(result, run_image)
 
 
@@ -126,7 +128,8 @@ def rebase_app_index(store: ImageStore, app: StoredIndex, request: RebaseRequest
             store, request.app, app, request.names[0], request.run_image, rebase_child, logger)
     except IndexProblem as err:
         raise fail(f"rebase '{request.app}'", err) from None
-    result = save_with(lambda: store.write_index(planned.index, images, request.images),
+    result = save_with(lambda: store.write_index(planned.index, images, request.images,
+                                                 new_configs=True),
                        request.images, request.names, "rebase", ExitCode.REBASE_FAILED, logger)
     planned.log(logger, request.names, result.digest)
     return Rebased(result, run_image, planned.to_report(result))

@@ -94,17 +94,22 @@ class ImageStore(Protocol):
         """Let go of connections and scratch files; the store is not used afterwards."""
         ...
 
-    def write(self, image: Image, refs: Sequence[Reference]) -> SaveResult:
+    def write(self, image: Image, refs: Sequence[Reference], *,
+              new_configs: bool = False) -> SaveResult:
         """Store ``image`` under every name in ``refs``.
 
         All blobs are made present first; only then is each name pointed at the manifest. A
         blob failure raises :class:`BackendError` with no name touched; a per-name failure is
         recorded in ``SaveResult.failed`` and the other names are still written.
+
+        ``new_configs`` says the configs were made just now from others, as a rebase makes
+        them, so a store that would ask whether it has each one first sends it at once; one
+        it has after all is sent again, which costs a request more than asking would have.
         """
         ...
 
     def write_index(self, index: ImageIndex, images: Sequence[Image],
-                    refs: Sequence[Reference]) -> SaveResult:
+                    refs: Sequence[Reference], *, new_configs: bool = False) -> SaveResult:
         """Store ``index`` under every name in ``refs``, as :meth:`write` stores an image.
 
         ``images`` are the children this write adds; each is made complete (blobs, then its

@@ -359,13 +359,15 @@ class DaemonStore(ImageStore):
         raise BackendError(f"the Docker daemon holds no image index at '{ref}'")
 
     def write_index(self, index: ImageIndex, images: Sequence[Image],
-                    refs: Sequence[Reference]) -> SaveResult:
+                    refs: Sequence[Reference], *, new_configs: bool = False) -> SaveResult:
         raise BackendError("the Docker daemon cannot store an image index")
 
     def blob_stager(self, refs: Sequence[Reference]) -> None:
         return None  # docker load takes the archive in one stream at write time
 
-    def write(self, image: Image, refs: Sequence[Reference]) -> SaveResult:
+    def write(self, image: Image, refs: Sequence[Reference], *,
+              new_configs: bool = False) -> SaveResult:
+        # The daemon is never asked which blobs it has: new_configs changes nothing here.
         if self.image_store == "containerd":
             result = self._write_by_reference(image, refs)
             if result is not None:

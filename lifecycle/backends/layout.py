@@ -172,11 +172,13 @@ class LayoutStore(ImageStore):
     def blob_stager(self, refs: Sequence[Reference]) -> None:
         return None  # blobs are copied into the layout whole at write time
 
-    def write(self, image: Image, refs: Sequence[Reference]) -> SaveResult:
+    # A blob already in the layout costs a stat to find, so new_configs changes nothing here.
+    def write(self, image: Image, refs: Sequence[Reference], *,
+              new_configs: bool = False) -> SaveResult:
         return self._publish([image], image.manifest_bytes(), image.manifest_media_type, refs)
 
     def write_index(self, index: ImageIndex, images: Sequence[Image],
-                    refs: Sequence[Reference]) -> SaveResult:
+                    refs: Sequence[Reference], *, new_configs: bool = False) -> SaveResult:
         return self._publish(images, index.manifest_bytes(), index.media_type, refs)
 
     def _publish(self, images: Sequence[Image], top: bytes, media_type: str,

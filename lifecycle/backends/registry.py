@@ -452,16 +452,17 @@ class RegistryStore(ImageStore):
         # The first target repository gets the bytes; write() mounts them into the others.
         return _UploadStager(self.client, self._repo(refs[0]))
 
-    def write(self, image: Image, refs: Sequence[Reference]) -> SaveResult:
-        self._ensure_blobs([image], refs, workers=1)
+    def write(self, image: Image, refs: Sequence[Reference], *,
+              new_configs: bool = False) -> SaveResult:
+        self._ensure_blobs([image], refs, 1, new_configs)
         return self._tag(refs, image.manifest_bytes(), image.manifest_media_type)
 
     def write_index(self, index: ImageIndex, images: Sequence[Image],
-                    refs: Sequence[Reference]) -> SaveResult:
+                    refs: Sequence[Reference], *, new_configs: bool = False) -> SaveResult:
         # Every blob the new children have (each once, however many share it), then every
         # child's manifest by digest, in every target repository and many at a time over
         # the one connection pool; only then is any name pointed at the index.
-        self._ensure_blobs(images, refs, workers=INDEX_WORKERS)
+        self._ensure_blobs(images, refs, INDEX_WORKERS, new_configs)
         repos = list({self._repo(ref): ref for ref in refs})
         run_each([functools.partial(self._put_child, repo, image)
                   for repo in repos for image in images], INDEX_WORKERS, "write")
@@ -477,23 +478,26 @@ class RegistryStore(ImageStore):
                                f"{_failure('put manifest', response)}")
 
     def _ensure_blobs(self, images: Sequence[Image], refs: Sequence[Reference],
-                      workers: int) -> None:
+                      workers: int, new_configs: bool) -> None:
         """Every blob of ``images`` present in every target repository: the first
-        repository gets them from their sources, the others mount them from it."""
-        blobs: dict[str, tuple[int, BlobSource | None]] = {}
+        repository gets them from their sources, the others mount them from it. With
+        ``new_configs`` the first repository is not asked for the configs before they are
+        sent."""
+        blobs: dict[str, tuple[int, BlobSource | None, bool]] = {}  # digest: size, source, ask
         for image in images:
             for layer in image.layers:
-                blobs.setdefault(layer.digest, (layer.size, layer.source))
+                blobs.setdefault(layer.digest, (layer.size, layer.source, True))
             config = image.config_bytes()
-            blobs.setdefault(sha256_digest(config), (len(config), _BytesBlob(config)))
+            blobs.setdefault(sha256_digest(config),
+                             (len(config), _BytesBlob(config), not new_configs))
         repos = list({self._repo(ref): ref for ref in refs})
         for number, repo in enumerate(repos):
             placed_in = repos[0] if number else None
             # A step that fails stops those not yet begun: a lasting fault must not be met
             # once per remaining blob (workers=1, a single image's write: one at a time).
             run_each([functools.partial(self._ensure_blob, repo, digest, size, source,
-                                        placed_in)
-                      for digest, (size, source) in blobs.items()], workers, "write")
+                                        placed_in, ask)
+                      for digest, (size, source, ask) in blobs.items()], workers, "write")
 
     def _tag(self, refs: Sequence[Reference], manifest: bytes, media_type: str) -> SaveResult:
         """Point every name at ``manifest``, whose blobs (or children) are all present."""
@@ -515,16 +519,18 @@ class RegistryStore(ImageStore):
                           saved=tuple(saved), failed=failed)
 
     def _ensure_blob(self, repo: Repository, digest: str, size: int, source: BlobSource | None,
-                     placed_in: Repository | None) -> None:
+                     placed_in: Repository | None, ask: bool) -> None:
         """Make ``digest`` present in ``repo``: already there, mounted, or uploaded.
 
         ``placed_in`` is another target repository this write already put the blob in; on
-        the same registry it is as good a mount source as the layer's own repository.
+        the same registry it is as good a mount source as the layer's own repository. Without
+        ``ask`` a blob with no mount source is uploaded without asking whether it is there.
         """
         if isinstance(source, RegistryBlobs) and source.repo == repo:
             return  # listed by a manifest of this very repository: the registry links it here
         mount_from = _mount_source(repo, source, placed_in)
-        if mount_from is None:  # with a mount source, the mount request answers this too
+        # With a mount source, the mount request answers whether the blob is there too.
+        if mount_from is None and ask:
             head = self.client.request("HEAD", repo, repo.url(f"blobs/{digest}"),
                                        push_scope(repo))
             if head.status_code == 200:

@@ -90,12 +90,13 @@ class SharedReads:
     def close(self) -> None:
         self._store.close()
 
-    def write(self, image: Image, refs: Sequence[Reference]) -> SaveResult:
-        return self._store.write(image, refs)
+    def write(self, image: Image, refs: Sequence[Reference], *,
+              new_configs: bool = False) -> SaveResult:
+        return self._store.write(image, refs, new_configs=new_configs)
 
     def write_index(self, index: ImageIndex, images: Sequence[Image],
-                    refs: Sequence[Reference]) -> SaveResult:
-        return self._store.write_index(index, images, refs)
+                    refs: Sequence[Reference], *, new_configs: bool = False) -> SaveResult:
+        return self._store.write_index(index, images, refs, new_configs=new_configs)
 
     def _once(self, answers: dict[str, _Answer], key: str, ask: Callable[[], T]) -> T:
         with self._lock:

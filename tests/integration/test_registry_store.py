@@ -137,6 +137,25 @@ def test_chunked_upload_and_skip_of_present_blobs(registries: Registries, tmp_pa
         ["POST"] * len(base.image.layers) + ["HEAD"] * 2
 
 
+def test_new_configs_are_sent_without_asking_first(registries: Registries, tmp_path: Path,
+                                                   unique: str) -> None:
+    """A rebase's config is new: sent at once, one request less. Should it be there after
+    all (the same rebase made again), it is sent again and the write is as good."""
+    store = RegistryStore()
+    base = run_image(store, registries.one, tmp_path, unique)
+    image = mutate.set_labels(base.image, {"rebased": unique})
+    app = f"{registries.one.host}/{unique}/run:rebased"
+    for attempt in range(2):
+        log_start = len(registries.one.requests_seen())
+        assert store.write(image, [parse_reference(app)], new_configs=True).saved == (app,)
+        seen = registries.one.requests_seen()[log_start:]
+        assert not [uri for method, uri in seen if method == "HEAD"], attempt
+        assert len([uri for method, uri in seen if method == "PUT" and "/blobs/uploads/" in uri
+                    and image.config_digest() in uri.replace("%3A", ":")]) == 1, attempt
+        assert skopeo_inspect(app, config=True)["config"]["Labels"]["rebased"] == unique
+    assert skopeo_inspect(app)["Digest"] == image.digest()
+
+
 def test_cross_registry_copy_streams_each_layer_once(registries: Registries, tmp_path: Path,
                                                      unique: str) -> None:
     store = RegistryStore()

@@ -77,7 +77,7 @@ class MemoryStore:
                            manifest_size=len(image.manifest_bytes()))
 
     def write_index(self, index: ImageIndex, images: Sequence[Image],
-                    refs: Sequence[Reference]) -> SaveResult:
+                    refs: Sequence[Reference], *, new_configs: bool = False) -> SaveResult:
         for image in images:
             self._store_blobs(image)
         missing = [c.digest for c in index.children if c.digest not in self.manifests]
@@ -94,7 +94,8 @@ class MemoryStore:
     def close(self) -> None:
         pass
 
-    def write(self, image: Image, refs: Sequence[Reference]) -> SaveResult:
+    def write(self, image: Image, refs: Sequence[Reference], *,
+              new_configs: bool = False) -> SaveResult:
         stored = self._store_blobs(image)
         for ref in refs:
             self.images[ref.name] = stored

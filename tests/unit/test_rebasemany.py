@@ -41,7 +41,8 @@ class CountingStore:
         self._ask("read", ref)
         return StoredImage(Image({"rootfs": {"type": "layers", "diff_ids": []}}, ()), str(ref))
 
-    def write(self, image: Image, refs: Sequence[Reference]) -> SaveResult:
+    def write(self, image: Image, refs: Sequence[Reference], *,
+              new_configs: bool = False) -> SaveResult:
         raise NotImplementedError
 
 
